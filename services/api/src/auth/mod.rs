@@ -1,0 +1,389 @@
+//! Who is calling: credentials (API key, JWT; Bearer, Basic or `X-OpenClaw-Password`), the
+//! in-process cache of key lookups kept honest by the control channel, the throttle on repeated
+//! failures from one address, and the batched `last_used_at` write.
+
+pub mod jwt;
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use dashmap::DashMap;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use openclaw_domain::{
+    ApiKeyId, ApiKeySecret, Error, ErrorKind, KeyHash, Limits, Scope, Scopes, TenantId,
+    TenantStatus, Tier,
+};
+use openclaw_store::redis::{ControlEvent, ControlMessage};
+use openclaw_store::{Principal, Store, StoreError};
+
+use crate::error::{ApiError, ApiResult};
+use jwt::Jwt;
+
+/// While the control channel is down, revocations may be missed: trust a lookup this long only.
+const UNCONFIRMED_FRESHNESS: Duration = Duration::from_secs(1);
+
+/// The caller of a tenant route, as the handlers see it.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub tenant_id: TenantId,
+    pub tenant_name: String,
+    pub tier: Tier,
+    pub limits: Limits,
+    pub key_id: ApiKeyId,
+    pub scopes: Scopes,
+    pub via: CredentialKind,
+    /// JWTs may be limited to one session.
+    pub session: Option<String>,
+}
+
+impl Authenticated {
+    pub fn require(&self, scope: Scope) -> ApiResult<()> {
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(ApiError(
+                Error::forbidden(format!(
+                    "this credential lacks the `{}` scope",
+                    scope.as_str()
+                ))
+                .with_details(serde_json::json!({"required_scope": scope.as_str()})),
+            ))
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Authenticated>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("tenant route served without the auth layer"))
+    }
+}
+
+/// Put on responses so the metrics layer can label by tier.
+#[derive(Debug, Clone, Copy)]
+pub struct TierTag(pub Tier);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    ApiKey,
+    Jwt,
+}
+
+/// A credential as presented, before it is checked.
+#[derive(Debug)]
+pub enum Credential {
+    ApiKey(String),
+    Jwt(String),
+}
+
+impl Credential {
+    fn classify(token: &str) -> Credential {
+        if token.starts_with(openclaw_domain::api_key::PREFIX) {
+            Credential::ApiKey(token.to_string())
+        } else {
+            Credential::Jwt(token.to_string())
+        }
+    }
+
+    /// Reads `Authorization` (Bearer or Basic with the key as password), then
+    /// `X-OpenClaw-Password`. `Ok(None)` when the request carries neither.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Option<Credential>, AuthFailure> {
+        if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
+            let value = value
+                .to_str()
+                .map_err(|_| {
+                    AuthFailure::new("malformed_header", "Authorization header is not valid text")
+                })?
+                .trim();
+            let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+            let rest = rest.trim();
+            if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
+                return Ok(Some(Credential::classify(rest)));
+            }
+            if scheme.eq_ignore_ascii_case("basic") {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(rest)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| {
+                        AuthFailure::new(
+                            "malformed_header",
+                            "Basic credentials are not valid base64",
+                        )
+                    })?;
+                let password = decoded.split_once(':').map(|(_, p)| p).unwrap_or(&decoded);
+                if password.is_empty() {
+                    return Err(AuthFailure::new(
+                        "malformed_header",
+                        "Basic credentials carry no API key as the password",
+                    ));
+                }
+                return Ok(Some(Credential::classify(password)));
+            }
+            return Err(AuthFailure::new(
+                "malformed_header",
+                "Authorization must be `Bearer <API key or token>` or `Basic <base64 of :API key>`",
+            ));
+        }
+        if let Some(value) = headers.get("x-openclaw-password") {
+            let token = value.to_str().map(str::trim).unwrap_or_default();
+            if token.is_empty() {
+                return Err(AuthFailure::new(
+                    "malformed_header",
+                    "X-OpenClaw-Password is empty",
+                ));
+            }
+            return Ok(Some(Credential::classify(token)));
+        }
+        Ok(None)
+    }
+}
+
+/// A refused credential: the client's error and a bounded reason label for metrics and logs.
+#[derive(Debug)]
+pub struct AuthFailure {
+    pub reason: &'static str,
+    pub error: ApiError,
+}
+
+impl AuthFailure {
+    fn new(reason: &'static str, message: &str) -> Self {
+        AuthFailure {
+            reason,
+            error: ApiError(Error::unauthorized(message)),
+        }
+    }
+
+    fn store(e: StoreError) -> Self {
+        AuthFailure {
+            reason: "store_error",
+            error: ApiError::from(e),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum CacheKey {
+    Hash(KeyHash),
+    Id(ApiKeyId),
+}
+
+struct Cached {
+    principal: Principal,
+    fetched: Instant,
+}
+
+pub struct AuthService {
+    store: Store,
+    jwt: Jwt,
+    cache: moka::sync::Cache<CacheKey, Arc<Cached>>,
+    control_up: AtomicBool,
+    failures: DefaultKeyedRateLimiter<IpAddr>,
+    blocked: moka::sync::Cache<IpAddr, ()>,
+    last_used: DashMap<ApiKeyId, DateTime<Utc>>,
+}
+
+impl AuthService {
+    pub fn new(
+        store: Store,
+        jwt: Jwt,
+        cache_ttl: Duration,
+        failures_per_minute: u32,
+    ) -> AuthService {
+        let per_minute = NonZeroU32::new(failures_per_minute.max(1)).expect("non-zero");
+        AuthService {
+            store,
+            jwt,
+            cache: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(cache_ttl)
+                .build(),
+            control_up: AtomicBool::new(false),
+            failures: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            blocked: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+            last_used: DashMap::new(),
+        }
+    }
+
+    pub fn jwt(&self) -> &Jwt {
+        &self.jwt
+    }
+
+    async fn lookup(&self, key: CacheKey) -> Result<Option<Principal>, StoreError> {
+        if let Some(hit) = self.cache.get(&key) {
+            let trusted = self.control_up.load(Ordering::Relaxed)
+                || hit.fetched.elapsed() < UNCONFIRMED_FRESHNESS;
+            if trusted {
+                return Ok(Some(hit.principal.clone()));
+            }
+        }
+        let found = match key {
+            CacheKey::Hash(h) => self.store.principal_by_hash(&h).await?,
+            CacheKey::Id(id) => self.store.principal_by_key_id(id).await?,
+        };
+        // Unknown keys are not cached: the failure throttle is what protects the database.
+        if let Some(p) = &found {
+            self.cache.insert(
+                key,
+                Arc::new(Cached {
+                    principal: p.clone(),
+                    fetched: Instant::now(),
+                }),
+            );
+        }
+        Ok(found)
+    }
+
+    /// Checks a credential all the way: format, lookup, revocation, expiry, tenant status.
+    pub async fn authenticate(&self, credential: Credential) -> Result<Authenticated, AuthFailure> {
+        match credential {
+            Credential::ApiKey(raw) => {
+                let secret = ApiKeySecret::parse(&raw).map_err(|e| {
+                    AuthFailure::new("malformed_key", &format!("Invalid API key: {e}"))
+                })?;
+                let principal = self
+                    .lookup(CacheKey::Hash(secret.hash()))
+                    .await
+                    .map_err(AuthFailure::store)?
+                    .ok_or_else(|| AuthFailure::new("unknown_key", "Invalid API key"))?;
+                let scopes = principal.key.effective_scopes();
+                self.admit(principal, scopes, None, CredentialKind::ApiKey)
+            }
+            Credential::Jwt(token) => {
+                let claims = self.jwt.verify(&token).map_err(|reason| {
+                    let message = if reason == "expired" {
+                        "Token has expired"
+                    } else {
+                        "Invalid token"
+                    };
+                    AuthFailure {
+                        reason: if reason == "expired" {
+                            "expired_token"
+                        } else {
+                            "invalid_token"
+                        },
+                        error: ApiError(Error::unauthorized(message)),
+                    }
+                })?;
+                let principal = self
+                    .lookup(CacheKey::Id(claims.key))
+                    .await
+                    .map_err(AuthFailure::store)?
+                    .filter(|p| p.tenant.id == claims.sub)
+                    .ok_or_else(|| AuthFailure::new("invalid_token", "Invalid token"))?;
+                let scopes = claims.scopes.intersect(principal.key.effective_scopes());
+                self.admit(principal, scopes, claims.sid, CredentialKind::Jwt)
+            }
+        }
+    }
+
+    fn admit(
+        &self,
+        p: Principal,
+        scopes: Scopes,
+        session: Option<String>,
+        via: CredentialKind,
+    ) -> Result<Authenticated, AuthFailure> {
+        if p.key.revoked_at.is_some() {
+            return Err(AuthFailure::new("revoked_key", "API key has been revoked"));
+        }
+        if p.key.expires_at.is_some_and(|at| at <= Utc::now()) {
+            return Err(AuthFailure::new("expired_key", "API key has expired"));
+        }
+        if p.tenant.status == TenantStatus::Suspended {
+            return Err(AuthFailure {
+                reason: "tenant_suspended",
+                error: ApiError::new(
+                    ErrorKind::Forbidden,
+                    "This account is suspended; contact support",
+                ),
+            });
+        }
+        self.last_used.insert(p.key.id, Utc::now());
+        Ok(Authenticated {
+            tenant_id: p.tenant.id,
+            limits: p.tenant.limits(),
+            tier: p.tenant.tier,
+            tenant_name: p.tenant.name,
+            key_id: p.key.id,
+            scopes,
+            via,
+            session,
+        })
+    }
+
+    /// True when `ip` has failed too often lately and is refused before any lookup.
+    pub fn is_blocked(&self, ip: IpAddr) -> bool {
+        self.blocked.contains_key(&ip)
+    }
+
+    pub fn note_failure(&self, ip: IpAddr) {
+        if self.failures.check_key(&ip).is_err() {
+            if !self.blocked.contains_key(&ip) {
+                tracing::warn!(%ip, "too many failed authentications; refusing this address for a minute");
+            }
+            self.blocked.insert(ip, ());
+        }
+    }
+
+    pub fn invalidate_key(&self, id: ApiKeyId, hash: KeyHash) {
+        self.cache.invalidate(&CacheKey::Id(id));
+        self.cache.invalidate(&CacheKey::Hash(hash));
+    }
+
+    /// Tenant changes are rare: dropping every cached principal is simpler than indexing them.
+    pub fn invalidate_all(&self) {
+        self.cache.invalidate_all();
+    }
+
+    pub fn on_control(&self, event: ControlEvent) {
+        match event {
+            ControlEvent::Connected => {
+                self.invalidate_all();
+                self.control_up.store(true, Ordering::Relaxed);
+            }
+            ControlEvent::Disconnected => self.control_up.store(false, Ordering::Relaxed),
+            ControlEvent::Message(ControlMessage::KeyRevoked { key_id, key_hash }) => {
+                match hex::decode(&key_hash)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                {
+                    Some(h) => self.invalidate_key(key_id, KeyHash(h)),
+                    None => self.invalidate_all(),
+                }
+            }
+            ControlEvent::Message(ControlMessage::TenantChanged { .. }) => self.invalidate_all(),
+        }
+    }
+
+    /// Writes the batched `last_used_at` times; called on a timer and at shutdown.
+    pub async fn flush_last_used(&self) {
+        let keys: Vec<ApiKeyId> = self.last_used.iter().map(|e| *e.key()).collect();
+        let batch: Vec<(ApiKeyId, DateTime<Utc>)> = keys
+            .into_iter()
+            .filter_map(|k| self.last_used.remove(&k))
+            .collect();
+        if let Err(e) = self.store.touch_keys(&batch).await {
+            tracing::warn!(error = %e, keys = batch.len(), "could not record key use; will retry");
+            for (k, t) in batch {
+                self.last_used.entry(k).or_insert(t);
+            }
+        }
+    }
+}

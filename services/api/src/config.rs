@@ -1,0 +1,65 @@
+//! Settings of one API replica, already parsed and validated (the binary maps flags and
+//! environment onto this; tests build it directly). Secrets are wrapped so `Debug` hides them.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+/// One HS256 signing key. The first of `Config::jwt_keys` signs; all of them verify, so keys
+/// rotate by prepending a new one and dropping the old one after the longest token lifetime.
+#[derive(Clone, Debug)]
+pub struct JwtKey {
+    pub kid: String,
+    pub secret: SecretString,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind: IpAddr,
+    pub port: u16,
+    /// 0 picks a free port (tests).
+    pub metrics_port: u16,
+    /// The operator credential for `/admin/v1`; without it the operator API refuses everyone.
+    pub admin_token: Option<SecretString>,
+    pub jwt_keys: Vec<JwtKey>,
+    pub jwt_default_ttl: Duration,
+    pub jwt_max_ttl: Duration,
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+    /// How long a key lookup is trusted while the control channel is up (revocations arrive on
+    /// it); while it is down, lookups older than one second are refreshed.
+    pub auth_cache_ttl: Duration,
+    /// Failed authentications an address may make per minute before it is refused outright.
+    pub auth_failures_per_minute: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+    pub redis_prefix: String,
+    pub redis_timeout: Duration,
+    /// How often batched `last_used_at` times are written.
+    pub last_used_flush: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 18789,
+            metrics_port: 9090,
+            admin_token: None,
+            jwt_keys: Vec::new(),
+            jwt_default_ttl: Duration::from_secs(15 * 60),
+            jwt_max_ttl: Duration::from_secs(24 * 3600),
+            request_timeout: Duration::from_secs(300),
+            body_limit_bytes: 10 * 1024 * 1024,
+            auth_cache_ttl: Duration::from_secs(30),
+            auth_failures_per_minute: 30,
+            trust_forwarded_for: false,
+            redis_prefix: "oc:".into(),
+            redis_timeout: Duration::from_millis(250),
+            last_used_flush: Duration::from_secs(5),
+        }
+    }
+}
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,74 @@
+//! `ApiError`: the one error type handlers return, rendered in the contract's shape (API.md §3)
+//! with the request id. Internal causes are logged here and never sent to the client.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use openclaw_domain::{Error, ErrorKind};
+use openclaw_store::StoreError;
+use serde_json::json;
+
+use crate::middleware::request_id;
+
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ApiError(Error::new(kind, message))
+    }
+
+    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError(Error::invalid(param, message))
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        ApiError(Error::not_found(what))
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        ApiError(Error::internal())
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// The contract's error body.
+pub fn error_body(e: &Error) -> serde_json::Value {
+    let (_, code, kind) = e.kind.parts();
+    json!({"error": {
+        "code": code,
+        "message": e.message,
+        "type": kind,
+        "param": e.param,
+        "details": e.details,
+        "request_id": request_id::current(),
+    }})
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, _, _) = self.0.kind.parts();
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = (status, axum::Json(error_body(&self.0))).into_response();
+        // Lets the metrics and logging layers tell an error kind without parsing the body.
+        resp.extensions_mut().insert(self.0.kind);
+        resp
+    }
+}

@@ -1,0 +1,111 @@
+//! Extractors whose rejections speak the contract: bad JSON, unknown fields (never
+//! mass-assignable), wrong content type and oversize bodies all become `ApiError`s naming the
+//! offending field where there is one.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use openclaw_domain::ErrorKind;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// JSON body. An empty body reads as `{}` so that POSTs whose fields are all optional work
+/// without one (curl -X POST).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let has_json_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|ct| {
+                let mime = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            });
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(_) => ApiError::new(
+                ErrorKind::PayloadTooLarge,
+                "request body is too large or could not be read",
+            ),
+            other => ApiError::new(ErrorKind::InvalidRequest, other.body_text()),
+        })?;
+        if !bytes.is_empty() && has_json_type == Some(false) {
+            return Err(ApiError::new(
+                ErrorKind::UnsupportedMediaType,
+                "request bodies must be JSON: send `Content-Type: application/json`",
+            ));
+        }
+        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        parse_json(body).map(ApiJson)
+    }
+}
+
+/// Parses JSON, turning serde's message into a contract error with `param` set.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = inner.to_string();
+        // serde names an unknown field in backticks; that field is the param, not its parent.
+        let param = if message.starts_with("unknown field") {
+            let field = message.split('`').nth(1).unwrap_or_default();
+            if path == "." || path.is_empty() {
+                field.to_string()
+            } else {
+                format!("{path}.{field}")
+            }
+        } else if path == "." {
+            String::new()
+        } else {
+            path
+        };
+        let message = match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                format!("request body is not valid JSON: {message}")
+            }
+            _ => message,
+        };
+        if param.is_empty() {
+            ApiError::new(ErrorKind::InvalidRequest, message)
+        } else {
+            ApiError::invalid(param, message)
+        }
+    })
+}
+
+/// Query string, with unknown or malformed parameters as 400s.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|e: QueryRejection| {
+                let text = e.body_text();
+                let param = text.split('`').nth(1).map(str::to_string);
+                match param {
+                    Some(p) => ApiError::invalid(p, text),
+                    None => ApiError::new(ErrorKind::InvalidRequest, text),
+                }
+            })
+    }
+}

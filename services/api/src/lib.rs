@@ -1,0 +1,216 @@
+//! The public HTTP API: routers by resource, the middleware pipeline, and `serve`, which runs a
+//! replica (API port, metrics port, background upkeep) until shutdown. Holds no SQL.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod limits;
+pub mod metrics_server;
+pub mod middleware;
+pub mod routes;
+pub mod state;
+pub mod views;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{delete, get, post};
+use axum::serve::ListenerExt;
+use axum::Router;
+use openclaw_store::redis::Redis;
+use openclaw_store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Config, JwtKey};
+pub use state::AppState;
+
+use crate::error::ApiError;
+use crate::middleware::{normalise, rate_limit, request_id, telemetry, timeout};
+use crate::routes::{admin, health, keys, status, tokens};
+
+/// Builds the shared state: auth (with its JWT keys) and limits over the given store and Redis.
+pub fn build_state(config: Config, store: Store, redis: Option<Arc<Redis>>) -> AppState {
+    let mut jwt_keys = config.jwt_keys.clone();
+    if jwt_keys.is_empty() {
+        // Tokens would not survive a restart nor verify on another replica: fine for one
+        // development process, and said loudly.
+        tracing::warn!("OPENCLAW_JWT_SECRET is not set: using a random per-process signing key");
+        let secret: String = {
+            use rand::Rng;
+            rand::thread_rng()
+                .sample_iter(&rand::distributions::Alphanumeric)
+                .take(48)
+                .map(char::from)
+                .collect()
+        };
+        jwt_keys.push(JwtKey {
+            kid: "ephemeral".into(),
+            secret: secret.into(),
+        });
+    }
+    let auth = auth::AuthService::new(
+        store.clone(),
+        auth::jwt::Jwt::new(&jwt_keys),
+        config.auth_cache_ttl,
+        config.auth_failures_per_minute,
+    );
+    AppState::new(config, store, redis, auth)
+}
+
+/// Tenant routes sit behind auth, then the rate limit (route layers run only on a match, so an
+/// unknown path is a plain 404 and costs no lookup).
+fn tenant_gate(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+    routes
+        .route_layer(from_fn_with_state(state.clone(), rate_limit::layer))
+        .route_layer(from_fn_with_state(state.clone(), middleware::auth::tenant))
+}
+
+fn v1(state: &AppState) -> Router<AppState> {
+    let tenant = Router::new()
+        .route("/status", get(status::status))
+        .route("/api-keys", post(keys::create).get(keys::list_own))
+        .route(
+            "/api-keys/{id}",
+            get(keys::get_own).delete(keys::revoke_own),
+        )
+        .route("/auth/tokens", post(tokens::create));
+    Router::new()
+        .route("/health", get(health::health))
+        .merge(tenant_gate(tenant, state))
+}
+
+fn operator(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/tenants", post(admin::create).get(admin::list_tenants))
+        .route("/tenants/{id}", get(admin::get).patch(admin::patch))
+        .route(
+            "/tenants/{id}/api-keys",
+            post(admin::create_key).get(admin::list_keys),
+        )
+        .route("/tenants/{id}/api-keys/{key_id}", delete(admin::revoke_key))
+        .route("/tenants/{id}/audit", get(admin::audit))
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            middleware::auth::operator,
+        ))
+}
+
+async fn no_route() -> ApiError {
+    ApiError::new(openclaw_domain::ErrorKind::NotFound, "no such route")
+}
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config().body_limit_bytes;
+    let v1 = v1(&state);
+    Router::new()
+        // The explicit list of public routes; everything else is a tenant or operator route.
+        .route("/health", get(health::health))
+        .route("/healthz", get(health::health))
+        .route("/ready", get(health::ready))
+        .merge(tenant_gate(
+            Router::new().route("/status", get(status::status)),
+            &state,
+        ))
+        .nest("/v1", v1.clone())
+        .nest("/api/v1", v1)
+        .nest("/admin/v1", operator(&state))
+        .fallback(no_route)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
+        .layer(from_fn_with_state(state.clone(), timeout::layer))
+        .layer(from_fn(normalise::layer))
+        .layer(from_fn(telemetry::layer))
+        .layer(from_fn(request_id::layer))
+        .with_state(state)
+}
+
+/// A running replica, as tests and the binary see it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
+    pub state: AppState,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Resolves when the replica has shut down and drained.
+    pub async fn finished(self) {
+        let _ = self.done.await;
+    }
+}
+
+/// Starts serving on `listener` (and metrics on `metrics_listener`) until `shutdown` fires, then
+/// stops accepting, lets in-flight requests finish, drains background work and flushes batches.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    shutdown: CancellationToken,
+) -> std::io::Result<Running> {
+    let addr = listener.local_addr()?;
+    let metrics_addr = match metrics_listener {
+        Some(l) => Some(metrics_server::spawn(l, shutdown.clone())?),
+        None => None,
+    };
+    if let Some(redis) = state.redis().cloned() {
+        let s = state.clone();
+        state
+            .tracker()
+            .spawn(redis.run_control_subscriber(move |e| s.auth().on_control(e), shutdown.clone()));
+    }
+    {
+        let s = state.clone();
+        let stop = shutdown.clone();
+        state.tracker().spawn(async move {
+            let mut tick = tokio::time::interval(s.config().last_used_flush);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tick.tick() => s.auth().flush_last_used().await,
+                }
+            }
+        });
+    }
+    let app = router(state.clone());
+    // Nagle plus delayed ACKs stalls small responses and SSE frames: always TCP_NODELAY.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let st = state.clone();
+    let done = tokio::spawn(async move {
+        let stop = shutdown.clone();
+        let drain_state = st.clone();
+        let result = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            stop.cancelled().await;
+            drain_state.start_draining();
+        })
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "server error");
+        }
+        st.tracker().close();
+        if tokio::time::timeout(Duration::from_secs(30), st.tracker().wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background work did not finish within 30 s of shutdown");
+        }
+        st.auth().flush_last_used().await;
+        tracing::info!("replica stopped");
+    });
+    Ok(Running {
+        addr,
+        metrics_addr,
+        state,
+        done,
+    })
+}

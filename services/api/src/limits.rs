@@ -1,0 +1,191 @@
+//! Per-tenant request limits: a GCRA cell in Redis shared by every replica (one script call per
+//! request), falling back to a local `governor` cell per tenant while Redis is absent or down;
+//! and a cap on a tenant's concurrent in-flight requests on this replica.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use openclaw_domain::{Limits, TenantId};
+use openclaw_store::redis::Redis;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+type LocalCell = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitSource {
+    Shared,
+    Local,
+}
+
+/// The verdict for one request, with what the headers need.
+#[derive(Debug, Clone, Copy)]
+pub struct Decision {
+    pub allowed: bool,
+    pub limit_per_hour: u32,
+    pub burst: u32,
+    pub remaining: u32,
+    pub retry_after: Duration,
+    /// Until the whole burst is available again.
+    pub reset_after: Duration,
+    pub source: LimitSource,
+}
+
+pub struct TenantLimiter {
+    redis: Option<Arc<Redis>>,
+    local: DashMap<TenantId, (Limits, Arc<LocalCell>)>,
+    in_flight: DashMap<TenantId, (u32, Arc<Semaphore>)>,
+}
+
+/// The sustained spacing between requests for an hourly limit.
+pub fn interval(limits: &Limits) -> Duration {
+    Duration::from_secs(3600) / limits.requests_per_hour.max(1)
+}
+
+impl TenantLimiter {
+    pub fn new(redis: Option<Arc<Redis>>) -> TenantLimiter {
+        TenantLimiter {
+            redis,
+            local: DashMap::new(),
+            in_flight: DashMap::new(),
+        }
+    }
+
+    pub async fn check(&self, tenant: TenantId, limits: &Limits) -> Decision {
+        let interval = interval(limits);
+        if let Some(redis) = &self.redis {
+            if let Ok(o) = redis
+                .gcra(&format!("rl:{tenant}"), interval, limits.burst)
+                .await
+            {
+                return Decision {
+                    allowed: o.allowed,
+                    limit_per_hour: limits.requests_per_hour,
+                    burst: limits.burst,
+                    remaining: o.remaining,
+                    retry_after: o.retry_after,
+                    reset_after: o.reset_after,
+                    source: LimitSource::Shared,
+                };
+            }
+            metrics::counter!("openclaw_rate_limit_fallback_total").increment(1);
+        }
+        self.check_local(tenant, limits, interval)
+    }
+
+    fn check_local(&self, tenant: TenantId, limits: &Limits, interval: Duration) -> Decision {
+        let cell = {
+            let mut entry = self
+                .local
+                .entry(tenant)
+                .or_insert_with(|| (*limits, local_cell(limits, interval)));
+            if entry.0 != *limits {
+                *entry = (*limits, local_cell(limits, interval));
+            }
+            entry.1.clone()
+        };
+        let base = Decision {
+            allowed: true,
+            limit_per_hour: limits.requests_per_hour,
+            burst: limits.burst,
+            remaining: 0,
+            retry_after: Duration::ZERO,
+            reset_after: Duration::ZERO,
+            source: LimitSource::Local,
+        };
+        match cell.check() {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                let missing = limits.burst.max(1).saturating_sub(remaining);
+                Decision {
+                    remaining,
+                    reset_after: interval * missing,
+                    ..base
+                }
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                Decision {
+                    allowed: false,
+                    retry_after: wait,
+                    reset_after: wait + interval * limits.burst.max(1).saturating_sub(1),
+                    ..base
+                }
+            }
+        }
+    }
+
+    /// A slot among the tenant's concurrent requests on this replica, or `None` when all are
+    /// taken. The permit is released when dropped.
+    pub fn try_acquire(&self, tenant: TenantId, cap: u32) -> Option<OwnedSemaphorePermit> {
+        let sem = {
+            let mut entry = self
+                .in_flight
+                .entry(tenant)
+                .or_insert_with(|| (cap, Arc::new(Semaphore::new(cap as usize))));
+            if entry.0 != cap {
+                // A changed cap takes effect for new requests; in-flight ones finish on the old.
+                *entry = (cap, Arc::new(Semaphore::new(cap as usize)));
+            }
+            entry.1.clone()
+        };
+        sem.try_acquire_owned().ok()
+    }
+}
+
+fn local_cell(limits: &Limits, interval: Duration) -> Arc<LocalCell> {
+    let burst = NonZeroU32::new(limits.burst.max(1)).expect("non-zero");
+    let quota = Quota::with_period(interval.max(Duration::from_nanos(1)))
+        .expect("non-zero period")
+        .allow_burst(burst);
+    Arc::new(RateLimiter::direct(quota).with_middleware::<StateInformationMiddleware>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openclaw_domain::Tier;
+
+    #[tokio::test]
+    async fn local_cell_allows_the_burst_then_refuses() {
+        let limiter = TenantLimiter::new(None);
+        let tenant = TenantId::new();
+        let limits = Limits {
+            burst: 3,
+            ..Tier::Free.limits()
+        };
+        let remaining: Vec<u32> =
+            futures::future::join_all((0..3).map(|_| limiter.check(tenant, &limits)))
+                .await
+                .into_iter()
+                .map(|d| {
+                    assert!(d.allowed);
+                    d.remaining
+                })
+                .collect();
+        assert_eq!(remaining, vec![2, 1, 0]);
+        let refused = limiter.check(tenant, &limits).await;
+        assert!(!refused.allowed);
+        assert!(
+            refused.retry_after > Duration::from_secs(3)
+                && refused.retry_after <= Duration::from_secs(4)
+        );
+        assert_eq!(refused.source, LimitSource::Local);
+    }
+
+    #[test]
+    fn concurrency_cap_is_per_tenant() {
+        let limiter = TenantLimiter::new(None);
+        let (a, b) = (TenantId::new(), TenantId::new());
+        let held: Vec<_> = (0..2).map(|_| limiter.try_acquire(a, 2).unwrap()).collect();
+        assert!(limiter.try_acquire(a, 2).is_none());
+        assert!(limiter.try_acquire(b, 2).is_some());
+        drop(held);
+        assert!(limiter.try_acquire(a, 2).is_some());
+    }
+}

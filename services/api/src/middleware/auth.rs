@@ -1,0 +1,156 @@
+//! The gates: tenant credentials on tenant routes, the operator credential on `/admin/v1`.
+//! Both refuse an address that keeps failing before doing any lookup.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use openclaw_domain::{Error, ErrorKind};
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::auth::{AuthFailure, Credential, TierTag};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn client_ip(state: &AppState, req: &Request) -> IpAddr {
+    if state.config().trust_forwarded_for {
+        let forwarded = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok());
+        if let Some(ip) = forwarded {
+            return ip;
+        }
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+fn blocked() -> Response {
+    let mut resp = ApiError::new(
+        ErrorKind::RateLimited,
+        "Too many failed authentication attempts from this address. Try again in 60 seconds.",
+    )
+    .into_response();
+    resp.headers_mut()
+        .insert("retry-after", HeaderValue::from_static("60"));
+    resp
+}
+
+fn refuse(state: &AppState, ip: IpAddr, failure: AuthFailure) -> Response {
+    metrics::counter!("openclaw_auth_failures_total", "reason" => failure.reason).increment(1);
+    tracing::info!(reason = failure.reason, %ip, "authentication refused");
+    let counts = failure.error.kind() == ErrorKind::Unauthorized;
+    if counts {
+        state.auth().note_failure(ip);
+    }
+    let mut resp = failure.error.into_response();
+    if counts {
+        resp.headers_mut().insert(
+            "www-authenticate",
+            HeaderValue::from_static("Bearer realm=\"openclaw\""),
+        );
+    }
+    resp
+}
+
+fn has_query_token(req: &Request) -> bool {
+    req.uri().query().is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.split('=').next() == Some("token"))
+    })
+}
+
+pub async fn tenant(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let ip = client_ip(&state, &req);
+    if state.auth().is_blocked(ip) {
+        return blocked();
+    }
+    if has_query_token(&req) {
+        // Query strings end up in proxy and access logs; only WebSocket upgrades may use them.
+        return ApiError::invalid(
+            "token",
+            "credentials in the query string are accepted only on WebSocket upgrades; \
+             send `Authorization: Bearer …` instead",
+        )
+        .into_response();
+    }
+    let credential = match Credential::from_headers(req.headers()) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return refuse(
+                &state,
+                ip,
+                AuthFailure {
+                    reason: "missing",
+                    error: ApiError(Error::unauthorized(
+                        "Missing credentials: send `Authorization: Bearer <API key>`",
+                    )),
+                },
+            )
+        }
+        Err(f) => return refuse(&state, ip, f),
+    };
+    match state.auth().authenticate(credential).await {
+        Ok(auth) => {
+            tracing::Span::current().record("tenant_id", tracing::field::display(auth.tenant_id));
+            let tier = auth.tier;
+            req.extensions_mut().insert(auth);
+            let mut resp = next.run(req).await;
+            resp.extensions_mut().insert(TierTag(tier));
+            resp
+        }
+        Err(f) => refuse(&state, ip, f),
+    }
+}
+
+/// Compares digests so neither content nor length of the operator token leaks through timing.
+fn same_secret(given: &str, expected: &str) -> bool {
+    Sha256::digest(given.as_bytes())
+        .ct_eq(&Sha256::digest(expected.as_bytes()))
+        .into()
+}
+
+pub async fn operator(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let ip = client_ip(&state, &req);
+    if state.auth().is_blocked(ip) {
+        return blocked();
+    }
+    let Some(expected) = state.config().admin_token.as_ref() else {
+        return ApiError::new(
+            ErrorKind::Unauthorized,
+            "The operator API is disabled: set OPENCLAW_ADMIN_TOKEN to enable it",
+        )
+        .into_response();
+    };
+    let given = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    match given {
+        Some(token) if same_secret(token, expected.expose_secret()) => next.run(req).await,
+        _ => refuse(
+            &state,
+            ip,
+            AuthFailure {
+                reason: "operator",
+                error: ApiError(Error::unauthorized(
+                    "The operator API needs `Authorization: Bearer <operator token>`",
+                )),
+            },
+        ),
+    }
+}

@@ -1,0 +1,106 @@
+//! Applies the tenant's rate limit and concurrency cap, and puts the limit headers of API.md §4
+//! (`X-RateLimit-*`, IETF `RateLimit-Policy`/`RateLimit`, `Retry-After` on 429) on every
+//! authenticated response.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use openclaw_domain::{Error, ErrorKind};
+use serde_json::json;
+
+use crate::auth::{Authenticated, TierTag};
+use crate::error::ApiError;
+use crate::limits::Decision;
+use crate::state::AppState;
+
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+fn set_headers(headers: &mut HeaderMap, d: &Decision) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    // On a 429 the useful moment is when the next request passes, not when the burst refills.
+    let until = if d.allowed {
+        d.reset_after
+    } else {
+        d.retry_after
+    };
+    let reset_unix = ceil_secs(now + until);
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    };
+    put("x-ratelimit-limit", d.limit_per_hour.to_string());
+    put("x-ratelimit-remaining", d.remaining.to_string());
+    put("x-ratelimit-reset", reset_unix.to_string());
+    put(
+        "ratelimit-policy",
+        format!("\"hourly\";q={};w=3600;burst={}", d.limit_per_hour, d.burst),
+    );
+    put(
+        "ratelimit",
+        format!("\"hourly\";r={};t={}", d.remaining, ceil_secs(until)),
+    );
+    if !d.allowed {
+        put("retry-after", ceil_secs(d.retry_after).max(1).to_string());
+    }
+}
+
+pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(auth) = req.extensions().get::<Authenticated>().cloned() else {
+        return ApiError::internal("rate limit layer ran before auth").into_response();
+    };
+    let decision = state.limiter().check(auth.tenant_id, &auth.limits).await;
+    if !decision.allowed {
+        metrics::counter!("openclaw_rate_limited_total", "tier" => auth.tier.as_str(), "kind" => "rate")
+            .increment(1);
+        let wait = ceil_secs(decision.retry_after).max(1);
+        let reset_at: DateTime<Utc> =
+            Utc::now() + chrono::Duration::from_std(decision.retry_after).unwrap_or_default();
+        let err = Error::new(
+            ErrorKind::RateLimited,
+            format!("Rate limit exceeded. Try again in {wait} seconds."),
+        )
+        .with_details(json!({
+            "limit": decision.limit_per_hour,
+            "remaining": 0,
+            "reset_at": reset_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }));
+        let mut resp = ApiError(err).into_response();
+        set_headers(resp.headers_mut(), &decision);
+        resp.extensions_mut().insert(TierTag(auth.tier));
+        return resp;
+    }
+    let Some(permit) = state
+        .limiter()
+        .try_acquire(auth.tenant_id, auth.limits.concurrent_requests)
+    else {
+        metrics::counter!("openclaw_rate_limited_total", "tier" => auth.tier.as_str(), "kind" => "concurrency")
+            .increment(1);
+        let err = Error::new(
+            ErrorKind::RateLimited,
+            format!(
+                "Too many concurrent requests: at most {} at a time. Retry when one finishes.",
+                auth.limits.concurrent_requests
+            ),
+        )
+        .with_details(json!({"concurrent_limit": auth.limits.concurrent_requests}));
+        let mut resp = ApiError(err).into_response();
+        set_headers(resp.headers_mut(), &decision);
+        resp.headers_mut()
+            .insert("retry-after", HeaderValue::from_static("1"));
+        resp.extensions_mut().insert(TierTag(auth.tier));
+        return resp;
+    };
+    let mut resp = next.run(req).await;
+    drop(permit);
+    set_headers(resp.headers_mut(), &decision);
+    resp
+}

@@ -1,0 +1,205 @@
+//! The operator API, `/admin/v1/tenants…` (API.md §7): create and list tenants, change tier,
+//! limit overrides and status, issue and revoke any tenant's keys, read its audit log.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use openclaw_domain::{LimitOverrides, Scopes, TenantId, TenantStatus, Tier};
+use openclaw_store::redis::ControlMessage;
+use openclaw_store::{Actor, TenantPatch, TenantRecord};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::keys::{self, ListQuery, NewKeyRequest};
+use super::{parse_id, valid_name};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::state::AppState;
+use crate::views::{list, KeyView, TenantView};
+
+fn parse_tier(raw: &str) -> ApiResult<Tier> {
+    Tier::parse(raw)
+        .ok_or_else(|| ApiError::invalid("tier", "`tier` must be one of free, pro, enterprise"))
+}
+
+async fn tenant(state: &AppState, raw_id: &str) -> ApiResult<TenantRecord> {
+    let id: TenantId = parse_id(raw_id, "tenant")?;
+    state
+        .store()
+        .get_tenant(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    name: String,
+    #[serde(default)]
+    tier: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<CreateTenant>,
+) -> ApiResult<(StatusCode, Json<TenantView>)> {
+    let name = valid_name("name", &req.name)?;
+    let tier = req
+        .tier
+        .as_deref()
+        .map(parse_tier)
+        .transpose()?
+        .unwrap_or_default();
+    let t = state
+        .store()
+        .create_tenant(Actor::Operator, &name, tier)
+        .await?;
+    Ok((StatusCode::CREATED, Json(TenantView::of(&t))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    offset: Option<i64>,
+}
+
+pub async fn list_tenants(
+    State(state): State<AppState>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> ApiResult<Json<Value>> {
+    let limit = page.limit.unwrap_or(20);
+    let offset = page.offset.unwrap_or(0);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            "`limit` must be between 1 and 100",
+        ));
+    }
+    if offset < 0 {
+        return Err(ApiError::invalid("offset", "`offset` must not be negative"));
+    }
+    let (tenants, total) = state.store().list_tenants(limit, offset).await?;
+    let views: Vec<TenantView> = tenants.iter().map(TenantView::of).collect();
+    let has_more = offset + (views.len() as i64) < total;
+    Ok(Json(list(
+        views,
+        json!({"total": total, "limit": limit, "offset": offset, "has_more": has_more}),
+    )))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TenantView>> {
+    Ok(Json(TenantView::of(&tenant(&state, &id).await?)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchTenant {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    tier: Option<String>,
+    /// A JSON merge patch of the overrides: a number sets one, `null` returns it to the tier's.
+    #[serde(default)]
+    limits: Option<Map<String, Value>>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<PatchTenant>,
+) -> ApiResult<Json<TenantView>> {
+    let current = tenant(&state, &id).await?;
+    let overrides = match req.limits {
+        None => None,
+        Some(changes) => {
+            let mut merged = match serde_json::to_value(current.overrides) {
+                Ok(Value::Object(m)) => m,
+                _ => Map::new(),
+            };
+            for (k, v) in changes {
+                if v.is_null() {
+                    merged.remove(&k);
+                } else {
+                    merged.insert(k, v);
+                }
+            }
+            let o: LimitOverrides = serde_json::from_value(Value::Object(merged))
+                .map_err(|e| ApiError::invalid("limits", format!("invalid limits: {e}")))?;
+            o.validate().map_err(|field| {
+                ApiError::invalid(format!("limits.{field}"), "limits must be at least 1")
+            })?;
+            Some(o)
+        }
+    };
+    let status = req
+        .status
+        .as_deref()
+        .map(|s| {
+            TenantStatus::parse(s).ok_or_else(|| {
+                ApiError::invalid("status", "`status` must be `active` or `suspended`")
+            })
+        })
+        .transpose()?;
+    let patch = TenantPatch {
+        name: req
+            .name
+            .as_deref()
+            .map(|n| valid_name("name", n))
+            .transpose()?,
+        tier: req.tier.as_deref().map(parse_tier).transpose()?,
+        overrides,
+        status,
+    };
+    let updated = state
+        .store()
+        .update_tenant(Actor::Operator, current.id, &patch)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    state.announce(ControlMessage::TenantChanged {
+        tenant_id: updated.id,
+    });
+    Ok(Json(TenantView::of(&updated)))
+}
+
+pub async fn create_key(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<NewKeyRequest>,
+) -> ApiResult<(StatusCode, Json<KeyView>)> {
+    let t = tenant(&state, &id).await?;
+    keys::issue(&state, Actor::Operator, t.id, req, Scopes::all_tenant()).await
+}
+
+pub async fn list_keys(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let t = tenant(&state, &id).await?;
+    keys::list_for(&state, t.id, q).await
+}
+
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    Path((id, key_id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let t = tenant(&state, &id).await?;
+    keys::revoke(&state, Actor::Operator, t.id, &key_id).await
+}
+
+pub async fn audit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let t = tenant(&state, &id).await?;
+    let entries = state.store().list_audit(t.id, 100).await?;
+    Ok(Json(list(entries, json!({"has_more": false}))))
+}

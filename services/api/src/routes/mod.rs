@@ -1,0 +1,28 @@
+//! Handlers grouped by resource. Each module exposes its handlers; `crate::router` wires them.
+
+pub mod admin;
+pub mod health;
+pub mod keys;
+pub mod status;
+pub mod tokens;
+
+use std::str::FromStr;
+
+use crate::error::ApiError;
+
+/// A malformed id names nothing that exists: 404, like any id the caller may not see.
+pub fn parse_id<T: FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found(what))
+}
+
+/// Trims and bounds a display name.
+pub fn valid_name(param: &str, name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::invalid(
+            param,
+            format!("`{param}` must be 1 to 200 characters"),
+        ));
+    }
+    Ok(name.to_string())
+}

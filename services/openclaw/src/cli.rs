@@ -1,0 +1,226 @@
+//! Flags and environment (clap with `env`, which fits Kubernetes Secrets). Every setting is
+//! listed in the README; secrets are hidden from `--help` output and wrapped after parsing.
+
+use std::net::IpAddr;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "openclaw",
+    version,
+    about = "OpenClaw Cloud: hosted API for AI agents"
+)]
+pub struct Cli {
+    /// `json` for one JSON object per line, `pretty` for people.
+    #[arg(long, env = "LOG_FORMAT", default_value = "pretty", global = true)]
+    pub log_format: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct DbArgs {
+    /// Postgres URL, e.g. postgres://postgres@127.0.0.1:5432/openclaw
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    #[arg(long, env = "OPENCLAW_DB_MAX_CONNECTIONS", default_value_t = 20)]
+    pub db_max_connections: u32,
+}
+
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Also run a worker in this process (development).
+    #[arg(long)]
+    pub with_worker: bool,
+    #[arg(long, env = "OPENCLAW_BIND", default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+    #[arg(long, env = "OPENCLAW_PORT", default_value_t = 18789)]
+    pub port: u16,
+    #[arg(long, env = "OPENCLAW_METRICS_PORT", default_value_t = 9090)]
+    pub metrics_port: u16,
+    /// Without it: one replica, local limits, in-process fan-out.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel, so deployments can share a Redis.
+    #[arg(long, env = "OPENCLAW_REDIS_PREFIX", default_value = "oc:")]
+    pub redis_prefix: String,
+    #[arg(long, env = "OPENCLAW_REDIS_TIMEOUT_MS", default_value_t = 250)]
+    pub redis_timeout_ms: u64,
+    /// The operator credential for /admin/v1.
+    #[arg(long, env = "OPENCLAW_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// HS256 secret, or `kid:secret,kid:secret` (first signs, all verify) for rotation.
+    #[arg(long, env = "OPENCLAW_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    #[arg(long, env = "OPENCLAW_JWT_TTL_SECS", default_value_t = 900)]
+    pub jwt_ttl_secs: u64,
+    #[arg(long, env = "OPENCLAW_JWT_MAX_TTL_SECS", default_value_t = 86_400)]
+    pub jwt_max_ttl_secs: u64,
+    #[arg(long, env = "OPENCLAW_REQUEST_TIMEOUT_SECS", default_value_t = 300)]
+    pub request_timeout_secs: u64,
+    #[arg(long, env = "OPENCLAW_BODY_LIMIT_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub body_limit_bytes: usize,
+    #[arg(long, env = "OPENCLAW_AUTH_CACHE_TTL_SECS", default_value_t = 30)]
+    pub auth_cache_ttl_secs: u64,
+    #[arg(long, env = "OPENCLAW_AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
+    pub auth_failures_per_minute: u32,
+    /// Read the client address from X-Forwarded-For (only behind a proxy that sets it).
+    #[arg(long, env = "OPENCLAW_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+    #[arg(long, env = "OPENCLAW_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the API (REST, SSE, WebSocket) and metrics.
+    Serve(ServeArgs),
+    /// Run a background worker.
+    Worker {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Create the database if missing and apply migrations (idempotent).
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Migrate, create or reuse the development tenant and key, print them.
+    DevSetup {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        dev: DevArgs,
+        #[arg(long, env = "OPENCLAW_PORT", default_value_t = 18789)]
+        port: u16,
+    },
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// API keys: `openclaw api key generate --name production`.
+    #[command(subcommand)]
+    Api(ApiCommand),
+    /// Tokens: `openclaw auth generate-token`.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Read configuration: `openclaw config get gateway.auth.token`.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Args, Clone)]
+pub struct DevArgs {
+    /// Where the development key is kept between runs (it cannot be read back from the hash).
+    #[arg(
+        long,
+        env = "OPENCLAW_DEV_KEY_FILE",
+        default_value = ".openclaw/dev-api-key"
+    )]
+    pub key_file: std::path::PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum TenantCommand {
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "free")]
+        tier: String,
+    },
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Change tier, status or limit overrides.
+    Update {
+        #[command(flatten)]
+        db: DbArgs,
+        id: String,
+        #[arg(long)]
+        tier: Option<String>,
+        /// active | suspended
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        requests_per_hour: Option<u32>,
+        #[arg(long)]
+        burst: Option<u32>,
+        #[arg(long)]
+        concurrent_requests: Option<u32>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ApiCommand {
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Issue a key and print it (shown once).
+    Generate {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// Tenant id; the development tenant when omitted.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Comma-separated scopes; all tenant scopes when omitted.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Option<Vec<String>>,
+    },
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    Revoke {
+        #[command(flatten)]
+        db: DbArgs,
+        key_id: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuthCommand {
+    /// Mint a short-lived JWT from a tenant's key (needs the servers' OPENCLAW_JWT_SECRET).
+    GenerateToken {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Key id to bind the token to; the tenant's newest active key when omitted.
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long, default_value_t = 900)]
+        ttl_secs: u64,
+        #[arg(long, env = "OPENCLAW_JWT_SECRET", hide_env_values = true)]
+        jwt_secret: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// gateway.auth.token (the development key), gateway.port, gateway.bind
+    Get {
+        path: String,
+        #[command(flatten)]
+        dev: DevArgs,
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        #[arg(long, env = "OPENCLAW_PORT", default_value_t = 18789)]
+        port: u16,
+        #[arg(long, env = "OPENCLAW_BIND", default_value = "0.0.0.0")]
+        bind: IpAddr,
+    },
+}

@@ -1,0 +1,114 @@
+//! Storage: Postgres repositories (every tenant-owned query takes a `TenantId`) and the Redis
+//! side (rate-limit cells, control pub/sub). Knows nothing of HTTP.
+
+pub mod api_keys;
+pub mod audit;
+pub mod redis;
+pub mod tenants;
+
+use std::time::Duration;
+
+use openclaw_domain::TenantId;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool, Postgres, Transaction};
+
+pub use api_keys::{ApiKeyRecord, NewApiKey, Principal};
+pub use audit::{Actor, AuditEntry};
+pub use tenants::{TenantPatch, TenantRecord};
+
+/// The schema, embedded so a deployed binary can migrate without the source tree.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Connects lazily-checked: the pool is created and one connection is tried, so a wrong URL
+    /// fails at start-up rather than on the first request.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
+        let options: PgConnectOptions = url.parse()?;
+        let options = options.log_statements(tracing::log::LevelFilter::Trace);
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(Store { pool })
+    }
+
+    pub fn from_pool(pool: PgPool) -> Store {
+        Store { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Versions the binary knows that the database has not applied.
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>> {
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await
+                .unwrap_or_default();
+        Ok(MIGRATOR
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| !applied.contains(v))
+            .collect())
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// A transaction in which row-level security shows only `tenant`'s rows: the backstop
+    /// behind every tenant-scoped query's own `WHERE tenant_id = …`.
+    pub async fn tenant_tx(&self, tenant: TenantId) -> Result<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('openclaw.tenant_id', $1, true)")
+            .bind(tenant.as_uuid().to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Creates the database named in `url` if the server does not have it yet, so that `make run`
+/// and `openclaw migrate` work against a bare server.
+pub async fn create_database_if_missing(url: &str) -> Result<()> {
+    use sqlx::migrate::MigrateDatabase;
+    if !Postgres::database_exists(url).await? {
+        // Two processes may race here (replicas starting together); losing the race is fine.
+        if let Err(e) = Postgres::create_database(url).await {
+            if !Postgres::database_exists(url).await? {
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
+}

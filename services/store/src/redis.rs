@@ -1,0 +1,317 @@
+//! The Redis side of the platform: GCRA rate-limit cells (one atomic script, one round trip)
+//! and the control channel (key revoked, tenant changed) that every replica listens to.
+//!
+//! Redis is loss-tolerant by design: every call has a short timeout, and a failure opens a
+//! breaker for a moment so that callers fall back to local state without paying the timeout on
+//! every request. `is_degraded` and the `openclaw_redis_fallback` gauge say when that happens.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use openclaw_domain::{ApiKeyId, TenantId};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+/// How long the breaker stays open after a failure before Redis is tried again.
+const BREAKER_OPEN: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+#[error("redis unavailable")]
+pub struct Unavailable;
+
+/// A message on the control channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ControlMessage {
+    /// `key_hash` is hex, so replicas can drop the cache entry without a database hit.
+    KeyRevoked { key_id: ApiKeyId, key_hash: String },
+    /// Tier, limits, status or name changed: cached principals of the tenant are stale.
+    TenantChanged { tenant_id: TenantId },
+}
+
+/// What the control subscriber reports to its owner.
+#[derive(Debug, Clone)]
+pub enum ControlEvent {
+    /// (Re)subscribed. Messages may have been missed while down: drop everything cached.
+    Connected,
+    Disconnected,
+    Message(ControlMessage),
+}
+
+/// The verdict of one GCRA cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GcraOutcome {
+    pub allowed: bool,
+    /// Requests that could be made immediately after this one.
+    pub remaining: u32,
+    /// Denied: wait this long before the next request can pass.
+    pub retry_after: Duration,
+    /// Until the cell is full again (all of the burst available).
+    pub reset_after: Duration,
+}
+
+/// Generic cell rate algorithm with Redis's own clock, so replicas with skewed clocks agree.
+/// Lua numbers are doubles: microsecond timestamps fit exactly (< 2^53), and `%.0f` keeps them
+/// exact when stored (tostring would round to 14 digits).
+const GCRA_LUA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - burst * interval
+if now < allow_at then
+  return {0, 0, allow_at - now, tat - now}
+end
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+return {1, math.floor((now - allow_at) / interval), 0, new_tat - now}
+"#;
+
+pub struct Redis {
+    client: redis::Client,
+    prefix: String,
+    op_timeout: Duration,
+    conn: RwLock<Option<ConnectionManager>>,
+    connecting: tokio::sync::Mutex<()>,
+    gcra: Script,
+    epoch: Instant,
+    breaker_until_ms: AtomicU64,
+    degraded: AtomicBool,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: never print it.
+        f.debug_struct("Redis")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Redis {
+    /// Does not connect: the first use does, so a replica starts even while Redis is down.
+    pub fn new(url: &str, prefix: &str, op_timeout: Duration) -> redis::RedisResult<Arc<Redis>> {
+        Ok(Arc::new(Redis {
+            client: redis::Client::open(url)?,
+            prefix: prefix.to_string(),
+            op_timeout,
+            conn: RwLock::new(None),
+            connecting: tokio::sync::Mutex::new(()),
+            gcra: Script::new(GCRA_LUA),
+            epoch: Instant::now(),
+            breaker_until_ms: AtomicU64::new(0),
+            degraded: AtomicBool::new(false),
+        }))
+    }
+
+    /// Every key and channel of this deployment (or test) starts with the prefix.
+    pub fn key(&self, suffix: &str) -> String {
+        format!("{}{}", self.prefix, suffix)
+    }
+
+    pub fn is_degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn trip(&self, why: &str) {
+        self.breaker_until_ms.store(
+            self.now_ms() + BREAKER_OPEN.as_millis() as u64,
+            Ordering::Relaxed,
+        );
+        if !self.degraded.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                reason = why,
+                "redis unavailable: falling back to local limits and fan-out"
+            );
+            metrics::gauge!("openclaw_redis_fallback").set(1.0);
+        }
+    }
+
+    fn healthy(&self) {
+        if self.degraded.swap(false, Ordering::Relaxed) {
+            tracing::info!("redis reachable again: shared limits and fan-out restored");
+            metrics::gauge!("openclaw_redis_fallback").set(0.0);
+        }
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, Unavailable> {
+        if let Some(c) = self.conn.read().expect("lock").as_ref() {
+            return Ok(c.clone());
+        }
+        let _guard = self.connecting.lock().await;
+        if let Some(c) = self.conn.read().expect("lock").as_ref() {
+            return Ok(c.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.op_timeout))
+            .set_response_timeout(Some(self.op_timeout))
+            .set_number_of_retries(1);
+        let made = tokio::time::timeout(
+            self.op_timeout * 2,
+            ConnectionManager::new_with_config(self.client.clone(), config),
+        )
+        .await;
+        match made {
+            Ok(Ok(c)) => {
+                *self.conn.write().expect("lock") = Some(c.clone());
+                Ok(c)
+            }
+            Ok(Err(e)) => {
+                self.trip(&e.to_string());
+                Err(Unavailable)
+            }
+            Err(_) => {
+                self.trip("connect timed out");
+                Err(Unavailable)
+            }
+        }
+    }
+
+    /// Runs one operation under the breaker and the timeout.
+    async fn run<T, F, Fut>(&self, op: F) -> Result<T, Unavailable>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        if self.now_ms() < self.breaker_until_ms.load(Ordering::Relaxed) {
+            return Err(Unavailable);
+        }
+        let conn = self.connection().await?;
+        match tokio::time::timeout(self.op_timeout, op(conn)).await {
+            Ok(Ok(v)) => {
+                self.healthy();
+                Ok(v)
+            }
+            Ok(Err(e)) => {
+                self.trip(&e.to_string());
+                Err(Unavailable)
+            }
+            Err(_) => {
+                self.trip("operation timed out");
+                Err(Unavailable)
+            }
+        }
+    }
+
+    /// One GCRA step for `cell`: `interval` between requests at the sustained rate, `burst`
+    /// requests allowed at once.
+    pub async fn gcra(
+        &self,
+        cell: &str,
+        interval: Duration,
+        burst: u32,
+    ) -> Result<GcraOutcome, Unavailable> {
+        let key = self.key(cell);
+        let interval_us = interval.as_micros().max(1) as u64;
+        let script = &self.gcra;
+        let raw: Vec<i64> = self
+            .run(|mut c| async move {
+                script
+                    .key(key)
+                    .arg(interval_us)
+                    .arg(burst.max(1))
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        let [allowed, remaining, retry_us, reset_us] = raw[..] else {
+            self.trip("unexpected GCRA reply");
+            return Err(Unavailable);
+        };
+        Ok(GcraOutcome {
+            allowed: allowed == 1,
+            remaining: remaining.clamp(0, i64::from(u32::MAX)) as u32,
+            retry_after: Duration::from_micros(retry_us.max(0) as u64),
+            reset_after: Duration::from_micros(reset_us.max(0) as u64),
+        })
+    }
+
+    pub async fn ping(&self) -> Result<(), Unavailable> {
+        // Readiness wants the truth, not the breaker's memory of it.
+        self.breaker_until_ms.store(0, Ordering::Relaxed);
+        self.run(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn publish_control(&self, msg: &ControlMessage) -> Result<(), Unavailable> {
+        let channel = self.key("control");
+        let payload = serde_json::to_string(msg).expect("control messages serialise");
+        self.run(|mut c| async move { c.publish::<_, _, i64>(channel, payload).await })
+            .await
+            .map(|_| ())
+    }
+
+    /// Listens on the control channel until `shutdown`, reconnecting after failures, and
+    /// reports every message and every (dis)connection to `on_event`.
+    pub async fn run_control_subscriber<F>(
+        self: Arc<Self>,
+        on_event: F,
+        shutdown: CancellationToken,
+    ) where
+        F: Fn(ControlEvent) + Send + Sync,
+    {
+        let channel = self.key("control");
+        while !shutdown.is_cancelled() {
+            let subscribed = async {
+                let mut pubsub =
+                    tokio::time::timeout(self.op_timeout * 2, self.client.get_async_pubsub())
+                        .await
+                        .map_err(|_| "connect timed out".to_string())?
+                        .map_err(|e| e.to_string())?;
+                pubsub
+                    .subscribe(&channel)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>(pubsub)
+            };
+            let pubsub = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                r = subscribed => r,
+            };
+            match pubsub {
+                Ok(pubsub) => {
+                    on_event(ControlEvent::Connected);
+                    let mut messages = pubsub.into_on_message();
+                    loop {
+                        let msg = tokio::select! {
+                            _ = shutdown.cancelled() => return,
+                            m = messages.next() => m,
+                        };
+                        let Some(msg) = msg else { break };
+                        let payload: String = match msg.get_payload() {
+                            Ok(p) => p,
+                            Err(_) => continue,
+                        };
+                        match serde_json::from_str::<ControlMessage>(&payload) {
+                            Ok(m) => on_event(ControlEvent::Message(m)),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "ignoring malformed control message")
+                            }
+                        }
+                    }
+                    on_event(ControlEvent::Disconnected);
+                    tracing::warn!("control channel lost; resubscribing");
+                }
+                Err(e) => {
+                    on_event(ControlEvent::Disconnected);
+                    tracing::debug!(error = %e, "control channel unavailable");
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Tenants: create, read, list, and the operator's changes (tier, limit overrides, status).
+
+use chrono::{DateTime, Utc};
+use openclaw_domain::{LimitOverrides, Limits, TenantId, TenantStatus, Tier};
+use serde_json::{json, Value};
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use crate::audit::{self, Actor};
+use crate::{Result, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantRecord {
+    pub id: TenantId,
+    pub name: String,
+    pub tier: Tier,
+    pub overrides: LimitOverrides,
+    pub status: TenantStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TenantRecord {
+    pub fn limits(&self) -> Limits {
+        self.overrides.apply(self.tier.limits())
+    }
+}
+
+/// A partial update; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TenantPatch {
+    pub name: Option<String>,
+    pub tier: Option<Tier>,
+    pub overrides: Option<LimitOverrides>,
+    pub status: Option<TenantStatus>,
+}
+
+#[derive(FromRow)]
+pub(crate) struct TenantRow {
+    pub(crate) id: Uuid,
+    pub(crate) name: String,
+    pub(crate) tier: String,
+    pub(crate) limits: Value,
+    pub(crate) status: String,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<TenantRow> for TenantRecord {
+    type Error = StoreError;
+
+    fn try_from(r: TenantRow) -> Result<Self> {
+        Ok(TenantRecord {
+            id: TenantId(r.id),
+            tier: Tier::parse(&r.tier)
+                .ok_or_else(|| StoreError::Corrupt(format!("tier {}", r.tier)))?,
+            overrides: serde_json::from_value(r.limits)
+                .map_err(|e| StoreError::Corrupt(format!("limits: {e}")))?,
+            status: TenantStatus::parse(&r.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("status {}", r.status)))?,
+            name: r.name,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, name, tier, limits, status, created_at, updated_at";
+
+impl Store {
+    pub async fn create_tenant(
+        &self,
+        actor: Actor,
+        name: &str,
+        tier: Tier,
+    ) -> Result<TenantRecord> {
+        let mut tx = self.pool().begin().await?;
+        let row: TenantRow = sqlx::query_as(&format!(
+            "INSERT INTO tenants (id, name, tier) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
+        ))
+        .bind(TenantId::new().as_uuid())
+        .bind(name)
+        .bind(tier.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let tenant = TenantRecord::try_from(row)?;
+        audit::record(
+            &mut *tx,
+            tenant.id,
+            actor,
+            "tenant.created",
+            &tenant.id.to_string(),
+            json!({"name": name, "tier": tier}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(tenant)
+    }
+
+    pub async fn get_tenant(&self, id: TenantId) -> Result<Option<TenantRecord>> {
+        let row: Option<TenantRow> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
+                .bind(id.as_uuid())
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(TenantRecord::try_from).transpose()
+    }
+
+    /// The oldest tenant with this name (names are labels, not unique).
+    pub async fn find_tenant_by_name(&self, name: &str) -> Result<Option<TenantRecord>> {
+        let row: Option<TenantRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM tenants WHERE name = $1 ORDER BY id LIMIT 1"
+        ))
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(TenantRecord::try_from).transpose()
+    }
+
+    /// Oldest first, so offsets are stable while tenants are added.
+    pub async fn list_tenants(&self, limit: i64, offset: i64) -> Result<(Vec<TenantRecord>, i64)> {
+        let rows: Vec<TenantRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM tenants ORDER BY id LIMIT $1 OFFSET $2"
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM tenants")
+            .fetch_one(self.pool())
+            .await?;
+        let tenants = rows
+            .into_iter()
+            .map(TenantRecord::try_from)
+            .collect::<Result<_>>()?;
+        Ok((tenants, total))
+    }
+
+    pub async fn update_tenant(
+        &self,
+        actor: Actor,
+        id: TenantId,
+        patch: &TenantPatch,
+    ) -> Result<Option<TenantRecord>> {
+        let mut tx = self.pool().begin().await?;
+        let overrides = patch
+            .overrides
+            .map(|o| serde_json::to_value(o).expect("overrides serialise"));
+        let row: Option<TenantRow> = sqlx::query_as(&format!(
+            "UPDATE tenants SET name = coalesce($2, name), tier = coalesce($3, tier), \
+             limits = coalesce($4, limits), status = coalesce($5, status), updated_at = now() \
+             WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .bind(id.as_uuid())
+        .bind(patch.name.as_deref())
+        .bind(patch.tier.map(Tier::as_str))
+        .bind(overrides)
+        .bind(patch.status.map(TenantStatus::as_str))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let tenant = TenantRecord::try_from(row)?;
+        let mut changes = serde_json::Map::new();
+        if let Some(n) = &patch.name {
+            changes.insert("name".into(), json!(n));
+        }
+        if let Some(t) = patch.tier {
+            changes.insert("tier".into(), json!(t));
+        }
+        if let Some(o) = patch.overrides {
+            changes.insert("limits".into(), json!(o));
+        }
+        if let Some(s) = patch.status {
+            changes.insert("status".into(), json!(s));
+        }
+        audit::record(
+            &mut *tx,
+            id,
+            actor,
+            "tenant.updated",
+            &id.to_string(),
+            Value::Object(changes),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(tenant))
+    }
+}
