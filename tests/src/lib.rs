@@ -1,1 +1,270 @@
-//! placeholder
+//! Test support: finds Postgres and Redis (`DATABASE_URL`/`REDIS_URL`, else the local default
+//! ports, else testcontainers when a Docker engine answers), gives every test a fresh database
+//! cloned from a migrated template and its own Redis key prefix, and starts the app in-process
+//! on port 0 (`spawn_app`). `TestApp` has one helper per common call.
+
+pub mod services;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use openclaw_api::{Config, JwtKey, Running};
+use openclaw_domain::Tier;
+use openclaw_store::redis::Redis;
+use openclaw_store::Store;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub const ADMIN_TOKEN: &str = "test-operator-token";
+pub const JWT_SECRET: &str = "test-jwt-secret-test-jwt-secret-0123456789";
+
+/// Where the app under test finds Redis.
+#[derive(Clone, Debug)]
+pub enum RedisMode {
+    /// The test Redis with this key prefix (share it between instances to share limits).
+    Shared(String),
+    /// No Redis configured: single-replica mode.
+    Absent,
+    /// A Redis URL nobody listens on: every call fails, as when Redis is down.
+    Dead,
+}
+
+pub struct AppOptions {
+    /// Reuse another instance's database (several replicas of one deployment).
+    pub database_url: Option<String>,
+    pub redis: RedisMode,
+    pub configure: Box<dyn FnOnce(&mut Config) + Send>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            database_url: None,
+            redis: RedisMode::Shared(fresh_prefix()),
+            configure: Box::new(|_| {}),
+        }
+    }
+}
+
+pub fn fresh_prefix() -> String {
+    format!("oct:{}:", uuid::Uuid::now_v7().simple())
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub metrics_base: String,
+    pub database_url: String,
+    pub redis: RedisMode,
+    pub store: Store,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+    running: Option<Running>,
+}
+
+/// A tenant made for a test, with one all-scopes key.
+#[derive(Clone, Debug)]
+pub struct TestTenant {
+    pub id: String,
+    pub key: String,
+    pub key_id: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(AppOptions::default()).await
+}
+
+pub async fn spawn_with(opts: AppOptions) -> TestApp {
+    let svc = services::get().await;
+    let database_url = match opts.database_url {
+        Some(url) => url,
+        None => svc.fresh_database().await,
+    };
+    let store = Store::connect(&database_url, 10)
+        .await
+        .expect("connect to the test database");
+    let redis = match &opts.redis {
+        RedisMode::Shared(prefix) => {
+            let url = svc
+                .redis_url
+                .as_deref()
+                .expect("tests need Redis: set REDIS_URL or run a local Redis");
+            Some(Redis::new(url, prefix, Duration::from_millis(500)).expect("redis url"))
+        }
+        RedisMode::Absent => None,
+        RedisMode::Dead => {
+            Some(Redis::new("redis://127.0.0.1:1", "dead:", Duration::from_millis(100)).unwrap())
+        }
+    };
+    let mut config = Config {
+        bind: "127.0.0.1".parse().unwrap(),
+        port: 0,
+        metrics_port: 0,
+        admin_token: Some(ADMIN_TOKEN.to_string().into()),
+        jwt_keys: vec![JwtKey {
+            kid: "test".into(),
+            secret: JWT_SECRET.to_string().into(),
+        }],
+        last_used_flush: Duration::from_millis(200),
+        ..Config::default()
+    };
+    (opts.configure)(&mut config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shutdown = CancellationToken::new();
+    let state = openclaw_api::build_state(config, store.clone(), redis);
+    let running = openclaw_api::serve(state, listener, Some(metrics), shutdown.clone())
+        .await
+        .unwrap();
+    let addr = running.addr;
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        metrics_base: format!("http://{}", running.metrics_addr.unwrap()),
+        database_url,
+        redis: opts.redis,
+        store,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+        shutdown,
+        running: Some(running),
+    }
+}
+
+impl TestApp {
+    /// A second replica of the same deployment: same database, same Redis prefix.
+    pub async fn replica(&self) -> TestApp {
+        spawn_with(AppOptions {
+            database_url: Some(self.database_url.clone()),
+            redis: self.redis.clone(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{}", self.base, path))
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.request(Method::POST, path)
+    }
+
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.request(Method::DELETE, path)
+    }
+
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, &format!("/admin/v1{path}"))
+            .bearer_auth(ADMIN_TOKEN)
+    }
+
+    /// Creates a tenant through the operator API and issues it a key.
+    pub async fn create_tenant(&self, tier: Tier) -> TestTenant {
+        let t: Value = self
+            .admin(Method::POST, "/tenants")
+            .json(&json!({"name": "test tenant", "tier": tier.as_str()}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = t["id"].as_str().expect("tenant id").to_string();
+        let k = self.admin_key(&id, json!({"name": "test"})).await;
+        TestTenant {
+            id,
+            key: k["key"].as_str().unwrap().into(),
+            key_id: k["id"].as_str().unwrap().into(),
+        }
+    }
+
+    pub async fn admin_key(&self, tenant_id: &str, body: Value) -> Value {
+        let resp = self
+            .admin(Method::POST, &format!("/tenants/{tenant_id}/api-keys"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json().await.unwrap()
+    }
+
+    /// Sets limit overrides for a tenant through the operator API.
+    pub async fn set_limits(&self, tenant_id: &str, limits: Value) {
+        let resp = self
+            .admin(Method::PATCH, &format!("/tenants/{tenant_id}"))
+            .json(&json!({"limits": limits}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "{}",
+            resp.text().await.unwrap()
+        );
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.metrics_base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Stops the replica the way SIGTERM does and waits for it to drain.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(r) = self.running.take() {
+            r.finished().await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Asserts the contract's error shape and returns the body.
+pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "unexpected status");
+    let header_id = resp
+        .headers()
+        .get("x-request-id")
+        .map(|v| v.to_str().unwrap().to_string())
+        .expect("x-request-id on every response");
+    let body: Value = resp.json().await.expect("error bodies are JSON");
+    let err = &body["error"];
+    assert_eq!(err["code"], code, "body: {body}");
+    assert!(
+        err["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "body: {body}"
+    );
+    assert!(err["type"].is_string(), "body: {body}");
+    assert!(
+        err.get("param").is_some() && err.get("details").is_some(),
+        "body: {body}"
+    );
+    assert_eq!(
+        err["request_id"],
+        header_id.as_str(),
+        "body's request id matches the header"
+    );
+    body
+}

@@ -62,18 +62,14 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         let message = inner.to_string();
-        // serde names an unknown field in backticks; that field is the param, not its parent.
-        let param = if message.starts_with("unknown field") {
-            let field = message.split('`').nth(1).unwrap_or_default();
-            if path == "." || path.is_empty() {
-                field.to_string()
-            } else {
-                format!("{path}.{field}")
-            }
-        } else if path == "." {
-            String::new()
-        } else {
+        // For an unknown field the path already ends with that field's name; serde's message
+        // names it too, which covers the top level where the path is just ".".
+        let param = if path != "." && !path.is_empty() {
             path
+        } else if message.starts_with("unknown field") {
+            message.split('`').nth(1).unwrap_or_default().to_string()
+        } else {
+            String::new()
         };
         let message = match inner.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {

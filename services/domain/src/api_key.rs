@@ -84,7 +84,7 @@ impl ApiKeySecret {
 
 impl fmt::Debug for ApiKeySecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ApiKeySecret({}…{})", self.display_prefix(), "****")
+        write!(f, "ApiKeySecret({}…****)", self.display_prefix())
     }
 }
 

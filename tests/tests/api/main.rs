@@ -1,0 +1,10 @@
+//! Integration tests: the app in-process on port 0 against real Postgres and Redis, one fresh
+//! database and Redis prefix per test. One binary, one module per area.
+
+mod admin;
+mod auth;
+mod errors;
+mod health;
+mod keys;
+mod limits;
+mod rls;
