@@ -227,6 +227,11 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Signals shutdown (as SIGTERM does) without waiting.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
     /// Stops the replica the way SIGTERM does and waits for it to drain.
     pub async fn stop(mut self) {
         self.shutdown.cancel();

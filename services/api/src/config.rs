@@ -38,6 +38,9 @@ pub struct Config {
     pub redis_timeout: Duration,
     /// How often batched `last_used_at` times are written.
     pub last_used_flush: Duration,
+    /// After a shutdown signal, how long to keep serving while `/ready` answers 503, so the load
+    /// balancer stops sending traffic before the listener closes.
+    pub drain_delay: Duration,
 }
 
 impl Default for Config {
@@ -58,6 +61,7 @@ impl Default for Config {
             redis_prefix: "oc:".into(),
             redis_timeout: Duration::from_millis(250),
             last_used_flush: Duration::from_secs(5),
+            drain_delay: Duration::ZERO,
         }
     }
 }

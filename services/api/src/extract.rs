@@ -3,8 +3,8 @@
 //! offending field where there is one.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use openclaw_domain::ErrorKind;
@@ -34,10 +34,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 mime == "application/json" || mime.ends_with("+json")
             });
         let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(_) => ApiError::new(
-                ErrorKind::PayloadTooLarge,
-                "request body is too large or could not be read",
-            ),
+            BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                ApiError::new(ErrorKind::PayloadTooLarge, "request body is too large")
+            }
             other => ApiError::new(ErrorKind::InvalidRequest, other.body_text()),
         })?;
         if !bytes.is_empty() && has_json_type == Some(false) {
@@ -46,10 +45,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "request bodies must be JSON: send `Content-Type: application/json`",
             ));
         }
-        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
+        let body: &[u8] = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => b"{}",
+            Some(b'{') => &bytes,
+            // serde would fill a struct from an array by position, around the unknown-field
+            // check: every request body of this API is an object.
+            Some(_) => {
+                return Err(ApiError::new(
+                    ErrorKind::InvalidRequest,
+                    "request body must be a JSON object",
+                ))
+            }
         };
         parse_json(body).map(ApiJson)
     }
@@ -61,28 +67,33 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
-        let message = inner.to_string();
-        // For an unknown field the path already ends with that field's name; serde's message
-        // names it too, which covers the top level where the path is just ".".
-        let param = if path != "." && !path.is_empty() {
-            path
-        } else if message.starts_with("unknown field") {
-            message.split('`').nth(1).unwrap_or_default().to_string()
-        } else {
-            String::new()
-        };
-        let message = match inner.classify() {
+        match inner.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                format!("request body is not valid JSON: {message}")
+                ApiError::new(
+                    ErrorKind::InvalidRequest,
+                    format!("request body is not valid JSON: {inner}"),
+                )
             }
-            _ => message,
-        };
-        if param.is_empty() {
-            ApiError::new(ErrorKind::InvalidRequest, message)
-        } else {
-            ApiError::invalid(param, message)
+            _ => invalid_at(&path, inner.to_string()),
         }
     })
+}
+
+/// A 400 naming the field at `path` (serde_path_to_error's rendering; `.` is the top level,
+/// where serde's own message names any unknown field).
+fn invalid_at(path: &str, message: String) -> ApiError {
+    let param = if path != "." && !path.is_empty() {
+        path.to_string()
+    } else if message.starts_with("unknown field") {
+        message.split('`').nth(1).unwrap_or_default().to_string()
+    } else {
+        String::new()
+    };
+    if param.is_empty() {
+        ApiError::new(ErrorKind::InvalidRequest, message)
+    } else {
+        ApiError::invalid(param, message)
+    }
 }
 
 /// Query string, with unknown or malformed parameters as 400s.
@@ -91,17 +102,14 @@ pub struct ApiQuery<T>(pub T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(v)| ApiQuery(v))
-            .map_err(|e: QueryRejection| {
-                let text = e.body_text();
-                let param = text.split('`').nth(1).map(str::to_string);
-                match param {
-                    Some(p) => ApiError::invalid(p, text),
-                    None => ApiError::new(ErrorKind::InvalidRequest, text),
-                }
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                invalid_at(&path, format!("invalid query string: {}", err.into_inner()))
             })
     }
 }

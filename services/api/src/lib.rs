@@ -123,6 +123,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         .layer(from_fn_with_state(state.clone(), timeout::layer))
+        .layer(from_fn(middleware::auth::no_query_credentials))
         .layer(from_fn(normalise::layer))
         .layer(from_fn(telemetry::layer))
         .layer(from_fn(request_id::layer))
@@ -171,7 +172,10 @@ pub async fn serve(
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = tick.tick() => s.auth().flush_last_used().await,
+                    _ = tick.tick() => {
+                        s.auth().flush_last_used().await;
+                        s.auth().forget_old_failures();
+                    }
                 }
             }
         });
@@ -192,6 +196,7 @@ pub async fn serve(
         .with_graceful_shutdown(async move {
             stop.cancelled().await;
             drain_state.start_draining();
+            tokio::time::sleep(drain_state.config().drain_delay).await;
         })
         .await;
         if let Err(e) = result {

@@ -59,10 +59,10 @@ impl TenantLimiter {
     pub async fn check(&self, tenant: TenantId, limits: &Limits) -> Decision {
         let interval = interval(limits);
         if let Some(redis) = &self.redis {
-            if let Ok(o) = redis
-                .gcra(&format!("rl:{tenant}"), interval, limits.burst)
-                .await
-            {
+            // The cell is named by its limits too: state built up under old limits (say, a
+            // drained burst before an upgrade) must not carry over into new ones.
+            let cell = format!("rl:{tenant}:{}:{}", limits.requests_per_hour, limits.burst);
+            if let Ok(o) = redis.gcra(&cell, interval, limits.burst).await {
                 return Decision {
                     allowed: o.allowed,
                     limit_per_hour: limits.requests_per_hour,

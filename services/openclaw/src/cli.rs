@@ -70,6 +70,9 @@ pub struct ServeArgs {
     /// Read the client address from X-Forwarded-For (only behind a proxy that sets it).
     #[arg(long, env = "OPENCLAW_TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
+    /// Seconds to keep serving (with /ready at 503) after SIGTERM before closing the listener.
+    #[arg(long, env = "OPENCLAW_DRAIN_DELAY_SECS", default_value_t = 0)]
+    pub drain_delay_secs: u64,
     #[arg(long, env = "OPENCLAW_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
 }

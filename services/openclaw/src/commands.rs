@@ -192,8 +192,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         trust_forwarded_for: args.trust_forwarded_for,
         redis_prefix: args.redis_prefix.clone(),
         redis_timeout: Duration::from_millis(args.redis_timeout_ms),
+        drain_delay: Duration::from_secs(args.drain_delay_secs),
         ..Config::default()
     };
+    if config.jwt_default_ttl.is_zero() || config.jwt_default_ttl > config.jwt_max_ttl {
+        bail!("OPENCLAW_JWT_TTL_SECS must be between 1 and OPENCLAW_JWT_MAX_TTL_SECS");
+    }
     if config.admin_token.is_none() {
         tracing::warn!("OPENCLAW_ADMIN_TOKEN is not set: the operator API refuses every request");
     }

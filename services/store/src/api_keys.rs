@@ -205,8 +205,8 @@ impl Store {
         row.map(ApiKeyRecord::try_from).transpose()
     }
 
-    /// Revokes `key` if it is `tenant`'s. Revoking twice keeps the first `revoked_at`.
-    /// `None` when the tenant has no such key — the caller answers 404 either way.
+    /// Revokes `key` if it is `tenant`'s. Revoking twice keeps the first `revoked_at` and
+    /// audits once. `None` when the tenant has no such key — the caller answers 404 either way.
     pub async fn revoke_key(
         &self,
         actor: Actor,
@@ -214,27 +214,35 @@ impl Store {
         key: ApiKeyId,
     ) -> Result<Option<ApiKeyRecord>> {
         let mut tx = self.tenant_tx(tenant).await?;
-        let row: Option<KeyRow> = sqlx::query_as(&format!(
+        let prior: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
+            "SELECT revoked_at FROM api_keys WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+        )
+        .bind(tenant.as_uuid())
+        .bind(key.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(prior) = prior else { return Ok(None) };
+        let row: KeyRow = sqlx::query_as(&format!(
             "UPDATE api_keys AS k SET revoked_at = coalesce(k.revoked_at, now()) \
              WHERE k.tenant_id = $1 AND k.id = $2 RETURNING {KEY_COLUMNS}"
         ))
         .bind(tenant.as_uuid())
         .bind(key.as_uuid())
-        .fetch_optional(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let record = ApiKeyRecord::try_from(row)?;
-        audit::record(
-            &mut *tx,
-            tenant,
-            actor,
-            "key.revoked",
-            &key.to_string(),
-            json!({}),
-        )
-        .await?;
+        if prior.is_none() {
+            audit::record(
+                &mut *tx,
+                tenant,
+                actor,
+                "key.revoked",
+                &key.to_string(),
+                json!({}),
+            )
+            .await?;
+        }
         tx.commit().await?;
-        Ok(Some(record))
+        Ok(Some(ApiKeyRecord::try_from(row)?))
     }
 
     /// The auth lookup: a key by its hash, with its tenant, across tenants by design.

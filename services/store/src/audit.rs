@@ -71,19 +71,24 @@ pub(crate) async fn record<'e, E: Executor<'e, Database = Postgres>>(
 }
 
 impl Store {
-    /// Newest first.
-    pub async fn list_audit(&self, tenant: TenantId, limit: i64) -> Result<Vec<AuditEntry>> {
+    /// Newest first, at most `limit`, and whether older entries remain.
+    pub async fn list_audit(
+        &self,
+        tenant: TenantId,
+        limit: i64,
+    ) -> Result<(Vec<AuditEntry>, bool)> {
         let mut tx = self.tenant_tx(tenant).await?;
         let rows: Vec<AuditRow> = sqlx::query_as(
             "SELECT id, actor, action, target, details, created_at FROM audit_log \
              WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
         )
         .bind(tenant.as_uuid())
-        .bind(limit)
+        .bind(limit + 1)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(rows
+        let has_more = rows.len() as i64 > limit;
+        let entries = rows
             .into_iter()
             .map(|r| AuditEntry {
                 id: format!("aud_{}", r.id.simple()),
@@ -93,6 +98,8 @@ impl Store {
                 details: r.details,
                 created_at: r.created_at,
             })
-            .collect())
+            .take(limit as usize)
+            .collect();
+        Ok((entries, has_more))
     }
 }

@@ -186,6 +186,15 @@ impl Redis {
         if self.now_ms() < self.breaker_until_ms.load(Ordering::Relaxed) {
             return Err(Unavailable);
         }
+        self.attempt(op).await
+    }
+
+    /// Runs one operation under the timeout only, whatever the breaker says.
+    async fn attempt<T, F, Fut>(&self, op: F) -> Result<T, Unavailable>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
         let conn = self.connection().await?;
         match tokio::time::timeout(self.op_timeout, op(conn)).await {
             Ok(Ok(v)) => {
@@ -238,8 +247,7 @@ impl Redis {
 
     pub async fn ping(&self) -> Result<(), Unavailable> {
         // Readiness wants the truth, not the breaker's memory of it.
-        self.breaker_until_ms.store(0, Ordering::Relaxed);
-        self.run(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
+        self.attempt(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
             .await
             .map(|_| ())
     }
@@ -247,7 +255,8 @@ impl Redis {
     pub async fn publish_control(&self, msg: &ControlMessage) -> Result<(), Unavailable> {
         let channel = self.key("control");
         let payload = serde_json::to_string(msg).expect("control messages serialise");
-        self.run(|mut c| async move { c.publish::<_, _, i64>(channel, payload).await })
+        // Revocations are rare and urgent: try even while the breaker spares the hot path.
+        self.attempt(|mut c| async move { c.publish::<_, _, i64>(channel, payload).await })
             .await
             .map(|_| ())
     }

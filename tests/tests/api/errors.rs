@@ -139,3 +139,52 @@ async fn request_ids_are_propagated_or_generated() {
     let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     assert!(id.starts_with("req_"), "unsafe ids are replaced: {id}");
 }
+
+#[tokio::test]
+async fn arrays_syntax_errors_and_bad_query_values_get_precise_errors() {
+    let app = spawn_app().await;
+    let t = app.create_tenant(Tier::Free).await;
+    let resp = app
+        .post("/v1/auth/tokens")
+        .bearer_auth(&t.key)
+        .json(&serde_json::json!([]))
+        .send()
+        .await
+        .unwrap();
+    let body = expect_error(resp, 400, "invalid_request").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("JSON object"));
+
+    let resp = app
+        .post("/v1/auth/tokens")
+        .bearer_auth(&t.key)
+        .header("content-type", "application/json")
+        .body("{\"ttl_seconds\": }")
+        .send()
+        .await
+        .unwrap();
+    let body = expect_error(resp, 400, "invalid_request").await;
+    assert!(
+        body["error"]["param"].is_null(),
+        "a syntax error names no field: {body}"
+    );
+
+    let resp = app
+        .get("/v1/api-keys?include_revoked=yes")
+        .bearer_auth(&t.key)
+        .send()
+        .await
+        .unwrap();
+    let body = expect_error(resp, 400, "invalid_request").await;
+    assert_eq!(body["error"]["param"], "include_revoked");
+    let resp = app
+        .get("/v1/api-keys?sort=desc")
+        .bearer_auth(&t.key)
+        .send()
+        .await
+        .unwrap();
+    let body = expect_error(resp, 400, "invalid_request").await;
+    assert_eq!(body["error"]["param"], "sort");
+}

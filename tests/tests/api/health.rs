@@ -122,6 +122,27 @@ async fn metrics_are_served_on_their_own_port_by_route_template() {
 }
 
 #[tokio::test]
+async fn a_draining_replica_reports_not_ready_while_still_serving() {
+    let app = spawn_with(AppOptions {
+        configure: Box::new(|c| c.drain_delay = std::time::Duration::from_secs(2)),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(app.get("/ready").send().await.unwrap().status(), 200);
+    app.begin_shutdown();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let resp = app.get("/ready").send().await.unwrap();
+    assert_eq!(resp.status(), 503);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "draining");
+    assert_eq!(
+        app.get("/health").send().await.unwrap().status(),
+        200,
+        "still serving during the delay"
+    );
+}
+
+#[tokio::test]
 async fn shutdown_drains_and_flushes_key_use() {
     let app = spawn_app().await;
     let t = app.create_tenant(Tier::Free).await;

@@ -162,3 +162,20 @@ async fn without_redis_configured_limits_are_local() {
     assert_eq!(status(&app, &t).await.status(), 200);
     expect_error(status(&app, &t).await, 429, "rate_limited").await;
 }
+
+#[tokio::test]
+async fn new_limits_take_effect_at_once_in_the_shared_cell() {
+    let app = spawn_app().await;
+    let t = app.create_tenant(Tier::Free).await;
+    app.set_limits(&t.id, serde_json::json!({"burst": 2})).await;
+    assert_eq!(status(&app, &t).await.status(), 200);
+    assert_eq!(status(&app, &t).await.status(), 200);
+    expect_error(status(&app, &t).await, 429, "rate_limited").await;
+    // An upgrade right after draining the burst must not inherit the drained state.
+    app.set_limits(&t.id, serde_json::json!({"burst": 50}))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let resp = status(&app, &t).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-ratelimit-remaining"], "49");
+}

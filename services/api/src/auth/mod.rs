@@ -6,7 +6,7 @@ pub mod jwt;
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -191,6 +191,9 @@ pub struct AuthService {
     jwt: Jwt,
     cache: moka::sync::Cache<CacheKey, Arc<Cached>>,
     control_up: AtomicBool,
+    /// Bumped by every invalidation. A lookup that started before one does not cache its
+    /// result: it may have read the row just before the revocation committed.
+    generation: AtomicU64,
     failures: DefaultKeyedRateLimiter<IpAddr>,
     blocked: moka::sync::Cache<IpAddr, ()>,
     last_used: DashMap<ApiKeyId, DateTime<Utc>>,
@@ -212,6 +215,7 @@ impl AuthService {
                 .time_to_live(cache_ttl)
                 .build(),
             control_up: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
             failures: RateLimiter::keyed(Quota::per_minute(per_minute)),
             blocked: moka::sync::Cache::builder()
                 .max_capacity(100_000)
@@ -233,19 +237,20 @@ impl AuthService {
                 return Ok(Some(hit.principal.clone()));
             }
         }
+        let generation = self.generation.load(Ordering::SeqCst);
         let found = match key {
             CacheKey::Hash(h) => self.store.principal_by_hash(&h).await?,
             CacheKey::Id(id) => self.store.principal_by_key_id(id).await?,
         };
         // Unknown keys are not cached: the failure throttle is what protects the database.
         if let Some(p) = &found {
-            self.cache.insert(
-                key,
-                Arc::new(Cached {
+            if self.generation.load(Ordering::SeqCst) == generation {
+                let fresh = Cached {
                     principal: p.clone(),
                     fetched: Instant::now(),
-                }),
-            );
+                };
+                self.cache.insert(key, Arc::new(fresh));
+            }
         }
         Ok(found)
     }
@@ -342,13 +347,21 @@ impl AuthService {
         }
     }
 
+    /// Drops failure counters of addresses that have not failed lately, so memory stays bounded.
+    pub fn forget_old_failures(&self) {
+        self.failures.retain_recent();
+        self.failures.shrink_to_fit();
+    }
+
     pub fn invalidate_key(&self, id: ApiKeyId, hash: KeyHash) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate(&CacheKey::Id(id));
         self.cache.invalidate(&CacheKey::Hash(hash));
     }
 
     /// Tenant changes are rare: dropping every cached principal is simpler than indexing them.
     pub fn invalidate_all(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate_all();
     }
 

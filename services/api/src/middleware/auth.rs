@@ -18,11 +18,13 @@ use crate::state::AppState;
 
 fn client_ip(state: &AppState, req: &Request) -> IpAddr {
     if state.config().trust_forwarded_for {
+        // The rightmost entry is the one our own proxy appended; anything left of it is
+        // whatever the client chose to send.
         let forwarded = req
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse::<IpAddr>().ok());
         if let Some(ip) = forwarded {
             return ip;
@@ -64,24 +66,29 @@ fn refuse(state: &AppState, ip: IpAddr, failure: AuthFailure) -> Response {
 
 fn has_query_token(req: &Request) -> bool {
     req.uri().query().is_some_and(|q| {
-        q.split('&')
-            .any(|pair| pair.split('=').next() == Some("token"))
+        form_urlencoded::parse(q.as_bytes()).any(|(name, _)| name.eq_ignore_ascii_case("token"))
     })
 }
 
-pub async fn tenant(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let ip = client_ip(&state, &req);
-    if state.auth().is_blocked(ip) {
-        return blocked();
-    }
-    if has_query_token(&req) {
-        // Query strings end up in proxy and access logs; only WebSocket upgrades may use them.
+/// Query strings end up in proxy and access logs: credentials there are refused on every route
+/// but WebSocket upgrades (browsers cannot set headers on those).
+pub async fn no_query_credentials(req: Request, next: Next) -> Response {
+    let websocket = req.uri().path().ends_with("/ws");
+    if !websocket && has_query_token(&req) {
         return ApiError::invalid(
             "token",
             "credentials in the query string are accepted only on WebSocket upgrades; \
              send `Authorization: Bearer …` instead",
         )
         .into_response();
+    }
+    next.run(req).await
+}
+
+pub async fn tenant(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let ip = client_ip(&state, &req);
+    if state.auth().is_blocked(ip) {
+        return blocked();
     }
     let credential = match Credential::from_headers(req.headers()) {
         Ok(Some(c)) => c,
@@ -135,10 +142,9 @@ pub async fn operator(State(state): State<AppState>, req: Request, next: Next) -
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token)
         .map(str::trim);
     match given {
         Some(token) if same_secret(token, expected.expose_secret()) => next.run(req).await,

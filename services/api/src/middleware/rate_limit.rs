@@ -66,7 +66,10 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
             Utc::now() + chrono::Duration::from_std(decision.retry_after).unwrap_or_default();
         let err = Error::new(
             ErrorKind::RateLimited,
-            format!("Rate limit exceeded. Try again in {wait} seconds."),
+            format!(
+                "Rate limit exceeded. Try again in {wait} second{}.",
+                if wait == 1 { "" } else { "s" }
+            ),
         )
         .with_details(json!({
             "limit": decision.limit_per_hour,

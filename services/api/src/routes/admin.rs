@@ -104,11 +104,17 @@ pub struct PatchTenant {
     name: Option<String>,
     #[serde(default)]
     tier: Option<String>,
-    /// A JSON merge patch of the overrides: a number sets one, `null` returns it to the tier's.
-    #[serde(default)]
-    limits: Option<Map<String, Value>>,
+    /// A JSON merge patch of the overrides: a number sets one, `null` returns it to the tier's;
+    /// `"limits": null` returns them all.
+    #[serde(default, deserialize_with = "present")]
+    limits: Option<Value>,
     #[serde(default)]
     status: Option<String>,
+}
+
+/// Distinguishes `"limits": null` (present, `Some(Null)`) from an absent field (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 pub async fn patch(
@@ -116,10 +122,17 @@ pub async fn patch(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<PatchTenant>,
 ) -> ApiResult<Json<TenantView>> {
+    if req.name.is_none() && req.tier.is_none() && req.limits.is_none() && req.status.is_none() {
+        return Err(ApiError::new(
+            openclaw_domain::ErrorKind::InvalidRequest,
+            "nothing to change: send one or more of name, tier, limits, status",
+        ));
+    }
     let current = tenant(&state, &id).await?;
     let overrides = match req.limits {
         None => None,
-        Some(changes) => {
+        Some(Value::Null) => Some(LimitOverrides::default()),
+        Some(Value::Object(changes)) => {
             let mut merged = match serde_json::to_value(current.overrides) {
                 Ok(Value::Object(m)) => m,
                 _ => Map::new(),
@@ -137,6 +150,12 @@ pub async fn patch(
                 ApiError::invalid(format!("limits.{field}"), "limits must be at least 1")
             })?;
             Some(o)
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "limits",
+                "`limits` must be an object or null",
+            ))
         }
     };
     let status = req
@@ -195,11 +214,26 @@ pub async fn revoke_key(
     keys::revoke(&state, Actor::Operator, t.id, &key_id).await
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
 pub async fn audit(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Value>> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            "`limit` must be between 1 and 1000",
+        ));
+    }
     let t = tenant(&state, &id).await?;
-    let entries = state.store().list_audit(t.id, 100).await?;
-    Ok(Json(list(entries, json!({"has_more": false}))))
+    let (entries, has_more) = state.store().list_audit(t.id, limit).await?;
+    Ok(Json(list(entries, json!({"has_more": has_more}))))
 }
