@@ -164,6 +164,31 @@ impl TestApp {
         self.request(Method::DELETE, path)
     }
 
+    /// `GET /v1/status` with `credential`: the quickest "is this accepted?".
+    pub async fn status_response(&self, credential: impl std::fmt::Display) -> reqwest::Response {
+        self.get("/v1/status")
+            .bearer_auth(credential)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn status_as(&self, credential: impl std::fmt::Display) -> StatusCode {
+        self.status_response(credential).await.status()
+    }
+
+    /// `GET path` with `credential`, body as JSON.
+    pub async fn get_json(&self, path: &str, credential: impl std::fmt::Display) -> Value {
+        self.get(path)
+            .bearer_auth(credential)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
         self.request(method, &format!("/admin/v1{path}"))
             .bearer_auth(ADMIN_TOKEN)

@@ -24,12 +24,7 @@ async fn the_operator_api_needs_the_operator_token_and_nothing_else() {
         .unwrap();
     expect_error(resp, 401, "unauthorized").await;
     // And the operator token is not a tenant credential.
-    let resp = app
-        .get("/v1/status")
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.status_response(ADMIN_TOKEN).await;
     expect_error(resp, 401, "unauthorized").await;
 
     let disabled = spawn_with(AppOptions {
@@ -134,15 +129,7 @@ async fn operators_create_list_update_tenants_and_manage_their_keys() {
 
     let key = app.admin_key(id, json!({"name": "production"})).await;
     let secret = key["key"].as_str().unwrap();
-    let status: Value = app
-        .get("/v1/status")
-        .bearer_auth(secret)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = app.get_json("/v1/status", secret).await;
     assert_eq!(status["tenant"]["tier"], "enterprise");
     assert_eq!(status["tenant"]["limits"]["burst"], 7);
 
@@ -162,15 +149,7 @@ async fn operators_create_list_update_tenants_and_manage_their_keys() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(
-        app.get("/v1/status")
-            .bearer_auth(secret)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(app.status_as(secret).await, 401);
 
     let audit: Value = app
         .admin(Method::GET, &format!("/tenants/{id}/audit"))
@@ -231,13 +210,5 @@ async fn operator_routes_are_404_for_unknown_tenants_and_keys() {
         .await
         .unwrap();
     expect_error(resp, 404, "not_found").await;
-    assert_eq!(
-        app.get("/v1/status")
-            .bearer_auth(&a.key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_as(&a.key).await, 200);
 }

@@ -19,12 +19,7 @@ async fn refuses_missing_malformed_and_unknown_keys_with_401() {
     .await;
     assert_eq!(body["error"]["type"], "authentication_error");
 
-    let resp = app
-        .get("/v1/status")
-        .bearer_auth("sk-not-ours")
-        .send()
-        .await
-        .unwrap();
+    let resp = app.status_response("sk-not-ours").await;
     assert!(resp.headers().contains_key("www-authenticate"));
     expect_error(resp, 401, "unauthorized").await;
 
@@ -40,12 +35,7 @@ async fn refuses_missing_malformed_and_unknown_keys_with_401() {
     let mut bad = t.key.clone().into_bytes();
     bad[15] = if bad[15] == b'a' { b'b' } else { b'a' };
     let bad = String::from_utf8(bad).unwrap();
-    let resp = app
-        .get("/v1/status")
-        .bearer_auth(&bad)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.status_response(&bad).await;
     let body = expect_error(resp, 401, "unauthorized").await;
     assert!(body["error"]["message"]
         .as_str()
@@ -54,12 +44,7 @@ async fn refuses_missing_malformed_and_unknown_keys_with_401() {
 
     // Well-formed but never issued.
     let unknown = openclaw_domain::ApiKeySecret::generate();
-    let resp = app
-        .get("/v1/status")
-        .bearer_auth(unknown.expose())
-        .send()
-        .await
-        .unwrap();
+    let resp = app.status_response(unknown.expose()).await;
     expect_error(resp, 401, "unauthorized").await;
 
     let metrics = app.metrics().await;
@@ -77,13 +62,7 @@ async fn accepts_bearer_basic_and_openclaw_password() {
     let ok = |r: reqwest::Response| async move {
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap())
     };
-    ok(app
-        .get("/v1/status")
-        .bearer_auth(&t.key)
-        .send()
-        .await
-        .unwrap())
-    .await;
+    ok(app.status_response(&t.key).await).await;
     ok(app
         .get("/v1/status")
         .basic_auth("anything", Some(&t.key))
@@ -112,15 +91,7 @@ async fn accepts_bearer_basic_and_openclaw_password() {
 async fn revoked_and_expired_keys_are_refused() {
     let app = spawn_app().await;
     let t = app.create_tenant(Tier::Free).await;
-    assert_eq!(
-        app.get("/v1/status")
-            .bearer_auth(&t.key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_as(&t.key).await, 200);
 
     let resp = app
         .delete(&format!("/v1/api-keys/{}", t.key_id))
@@ -129,12 +100,7 @@ async fn revoked_and_expired_keys_are_refused() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let resp = app
-        .get("/v1/status")
-        .bearer_auth(&t.key)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.status_response(&t.key).await;
     let body = expect_error(resp, 401, "unauthorized").await;
     assert!(body["error"]["message"]
         .as_str()
@@ -146,27 +112,14 @@ async fn revoked_and_expired_keys_are_refused() {
         .admin_key(&t.id, json!({"name": "short", "expires_at": soon}))
         .await;
     let key = k["key"].as_str().unwrap();
-    assert_eq!(
-        app.get("/v1/status")
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_as(key).await, 200);
     // Let the hour pass, as far as the database is concerned.
     sqlx::query("UPDATE api_keys SET expires_at = now() - interval '1 second'")
         .execute(app.store.pool())
         .await
         .unwrap();
     let fresh = app.replica().await; // a replica with a cold cache sees the stored expiry
-    let resp = fresh
-        .get("/v1/status")
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
+    let resp = fresh.status_response(key).await;
     let body = expect_error(resp, 401, "unauthorized").await;
     assert!(body["error"]["message"]
         .as_str()
@@ -180,24 +133,8 @@ async fn a_key_revoked_on_one_replica_is_refused_by_another_within_a_second() {
     let b = a.replica().await;
     let t = a.create_tenant(Tier::Pro).await;
     // B has the key cached.
-    assert_eq!(
-        b.get("/v1/status")
-            .bearer_auth(&t.key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        b.get("/v1/status")
-            .bearer_auth(&t.key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(b.status_as(&t.key).await, 200);
+    assert_eq!(b.status_as(&t.key).await, 200);
 
     let revoked_at = Instant::now();
     let resp = a
@@ -208,13 +145,7 @@ async fn a_key_revoked_on_one_replica_is_refused_by_another_within_a_second() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let refused = loop {
-        let status = b
-            .get("/v1/status")
-            .bearer_auth(&t.key)
-            .send()
-            .await
-            .unwrap()
-            .status();
+        let status = b.status_as(&t.key).await;
         if status == 401 {
             break revoked_at.elapsed();
         }
@@ -255,7 +186,7 @@ async fn jwts_minted_from_a_key_work_on_any_replica_until_the_key_is_revoked() {
     assert_eq!(tok["scopes"], json!(["sessions"]));
     assert!(tok["expires_at"].is_string());
 
-    let resp = b.get("/v1/status").bearer_auth(token).send().await.unwrap();
+    let resp = b.status_response(token).await;
     assert_eq!(resp.status(), 200);
     let status: Value = resp.json().await.unwrap();
     assert_eq!(status["tenant"]["id"], t.id.as_str());
@@ -299,7 +230,7 @@ async fn jwts_minted_from_a_key_work_on_any_replica_until_the_key_is_revoked() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let resp = b.get("/v1/status").bearer_auth(token).send().await.unwrap();
+    let resp = b.status_response(token).await;
     expect_error(resp, 401, "unauthorized").await;
 }
 
@@ -329,12 +260,7 @@ async fn expired_forged_and_bad_ttl_tokens_are_refused() {
     };
     let mut expired = claims.clone();
     expired["exp"] = json!(chrono::Utc::now().timestamp() - 60);
-    let resp = app
-        .get("/v1/status")
-        .bearer_auth(sign(&expired, JWT_SECRET))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.status_response(sign(&expired, JWT_SECRET)).await;
     let body = expect_error(resp, 401, "unauthorized").await;
     assert!(body["error"]["message"]
         .as_str()
@@ -342,23 +268,15 @@ async fn expired_forged_and_bad_ttl_tokens_are_refused() {
         .contains("expired"));
 
     let resp = app
-        .get("/v1/status")
-        .bearer_auth(sign(&claims, "another-secret-of-sufficient-length!!"))
-        .send()
-        .await
-        .unwrap();
+        .status_response(sign(&claims, "another-secret-of-sufficient-length!!"))
+        .await;
     expect_error(resp, 401, "unauthorized").await;
 
     // Claims that name another tenant than the key's.
     let other = app.create_tenant(Tier::Free).await;
     let mut crossed = claims.clone();
     crossed["sub"] = json!(other.id);
-    let resp = app
-        .get("/v1/status")
-        .bearer_auth(sign(&crossed, JWT_SECRET))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.status_response(sign(&crossed, JWT_SECRET)).await;
     expect_error(resp, 401, "unauthorized").await;
 
     let resp = app
@@ -394,21 +312,11 @@ async fn an_address_that_keeps_failing_is_throttled_before_any_lookup() {
     .await;
     let t = app.create_tenant(Tier::Free).await;
     for _ in 0..6 {
-        let resp = app
-            .get("/v1/status")
-            .bearer_auth("oc_api_sk_wrong")
-            .send()
-            .await
-            .unwrap();
+        let resp = app.status_response("oc_api_sk_wrong").await;
         assert_eq!(resp.status(), 401);
     }
     // Now even a good key from this address waits.
-    let resp = app
-        .get("/v1/status")
-        .bearer_auth(&t.key)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.status_response(&t.key).await;
     assert_eq!(resp.headers()["retry-after"], "60");
     expect_error(resp, 429, "rate_limited").await;
     // Public routes stay open.
@@ -419,40 +327,19 @@ async fn an_address_that_keeps_failing_is_throttled_before_any_lookup() {
 async fn a_suspended_tenant_is_refused_until_reactivated() {
     let app = spawn_app().await;
     let t = app.create_tenant(Tier::Free).await;
-    assert_eq!(
-        app.get("/v1/status")
-            .bearer_auth(&t.key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_as(&t.key).await, 200);
     let patch = |status: &'static str| {
         app.admin(Method::PATCH, &format!("/tenants/{}", t.id))
             .json(&json!({"status": status}))
             .send()
     };
     assert_eq!(patch("suspended").await.unwrap().status(), 200);
-    let resp = app
-        .get("/v1/status")
-        .bearer_auth(&t.key)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.status_response(&t.key).await;
     let body = expect_error(resp, 403, "forbidden").await;
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()
         .contains("suspended"));
     assert_eq!(patch("active").await.unwrap().status(), 200);
-    assert_eq!(
-        app.get("/v1/status")
-            .bearer_auth(&t.key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_as(&t.key).await, 200);
 }

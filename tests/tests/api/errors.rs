@@ -102,12 +102,7 @@ async fn slow_requests_time_out_with_408() {
         )
         .await
         .unwrap();
-    let resp = app
-        .get("/v1/status")
-        .bearer_auth(key.expose())
-        .send()
-        .await
-        .unwrap();
+    let resp = app.status_response(key.expose()).await;
     let body = expect_error(resp, 408, "timeout").await;
     assert_eq!(body["error"]["type"], "timeout_error");
 }

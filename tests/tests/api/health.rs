@@ -83,16 +83,8 @@ async fn status_shows_the_callers_tenant_on_all_three_paths() {
 async fn metrics_are_served_on_their_own_port_by_route_template() {
     let app = spawn_app().await;
     let t = app.create_tenant(Tier::Free).await;
-    app.get("/v1/status")
-        .bearer_auth(&t.key)
-        .send()
-        .await
-        .unwrap();
-    app.get("/v1/status")
-        .bearer_auth("oc_api_sk_garbage")
-        .send()
-        .await
-        .unwrap();
+    app.status_response(&t.key).await;
+    app.status_response("oc_api_sk_garbage").await;
     app.get(&format!("/v1/api-keys/{}", t.key_id))
         .bearer_auth(&t.key)
         .send()
@@ -146,12 +138,7 @@ async fn a_draining_replica_reports_not_ready_while_still_serving() {
 async fn shutdown_drains_and_flushes_key_use() {
     let app = spawn_app().await;
     let t = app.create_tenant(Tier::Free).await;
-    let resp = app
-        .get("/v1/status")
-        .bearer_auth(&t.key)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.status_response(&t.key).await;
     assert_eq!(resp.status(), 200);
     let store = app.store.clone();
     let tenant_id = t.id.parse().unwrap();

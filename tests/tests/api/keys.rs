@@ -26,15 +26,7 @@ async fn a_tenant_creates_lists_reads_and_revokes_its_own_keys() {
     assert!(new_id.starts_with("key_"));
 
     // The new key works, and is limited to its scopes.
-    assert_eq!(
-        app.get("/v1/status")
-            .bearer_auth(secret)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_as(secret).await, 200);
     expect_error(
         app.get("/v1/api-keys")
             .bearer_auth(secret)
@@ -46,15 +38,7 @@ async fn a_tenant_creates_lists_reads_and_revokes_its_own_keys() {
     )
     .await;
 
-    let list: Value = app
-        .get("/v1/api-keys")
-        .bearer_auth(&t.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/v1/api-keys", &t.key).await;
     assert_eq!(list["object"], "list");
     let data = list["data"].as_array().unwrap();
     assert_eq!(data.len(), 2);
@@ -65,14 +49,8 @@ async fn a_tenant_creates_lists_reads_and_revokes_its_own_keys() {
     assert!(!list.to_string().contains(secret));
 
     let one: Value = app
-        .get(&format!("/v1/api-keys/{new_id}"))
-        .bearer_auth(&t.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/v1/api-keys/{new_id}"), &t.key)
+        .await;
     assert_eq!(one["id"], new_id);
     assert!(one.get("key").is_none());
 
@@ -85,39 +63,17 @@ async fn a_tenant_creates_lists_reads_and_revokes_its_own_keys() {
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["revoked"], true);
-    assert_eq!(
-        app.get("/v1/status")
-            .bearer_auth(secret)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(app.status_as(secret).await, 401);
 
-    let list: Value = app
-        .get("/v1/api-keys")
-        .bearer_auth(&t.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/v1/api-keys", &t.key).await;
     assert_eq!(
         list["data"].as_array().unwrap().len(),
         1,
         "revoked keys leave the default list"
     );
     let all: Value = app
-        .get("/v1/api-keys?include_revoked=true")
-        .bearer_auth(&t.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/api-keys?include_revoked=true", &t.key)
+        .await;
     assert_eq!(all["data"].as_array().unwrap().len(), 2);
 }
 
@@ -141,26 +97,10 @@ async fn another_tenants_keys_are_404_to_see_and_to_revoke() {
         .await
         .unwrap();
     expect_error(resp, 404, "not_found").await;
-    let list: Value = app
-        .get("/v1/api-keys")
-        .bearer_auth(&alice.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/v1/api-keys", &alice.key).await;
     assert!(!list.to_string().contains(&bob.key_id));
     // Bob's key still works.
-    assert_eq!(
-        app.get("/v1/status")
-            .bearer_auth(&bob.key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_as(&bob.key).await, 200);
     // Malformed ids are simply not found.
     let resp = app
         .delete("/v1/api-keys/key_nope")

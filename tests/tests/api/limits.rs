@@ -7,11 +7,7 @@ use openclaw_tests::{
 use serde_json::Value;
 
 async fn status(app: &TestApp, t: &TestTenant) -> reqwest::Response {
-    app.get("/v1/status")
-        .bearer_auth(&t.key)
-        .send()
-        .await
-        .unwrap()
+    app.status_response(&t.key).await
 }
 
 #[tokio::test]
