@@ -175,3 +175,35 @@ async fn new_limits_take_effect_at_once_in_the_shared_cell() {
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["x-ratelimit-remaining"], "49");
 }
+
+#[tokio::test]
+async fn the_concurrency_cap_refuses_requests_beyond_it_while_others_are_in_flight() {
+    use tokio::io::AsyncWriteExt;
+
+    let app = spawn_app().await;
+    let t = app.create_tenant(Tier::Free).await;
+    app.set_limits(&t.id, serde_json::json!({"concurrent_requests": 1}))
+        .await;
+    // A request whose body never finishes arriving stays in flight, holding the one slot.
+    let mut held = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /v1/api-keys HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
+         content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"name\":",
+        t.key
+    );
+    held.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let resp = status(&app, &t).await;
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let body = expect_error(resp, 429, "rate_limited").await;
+    assert_eq!(body["error"]["details"]["concurrent_limit"], 1);
+
+    drop(held);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        status(&app, &t).await.status(),
+        200,
+        "the slot is released when the request ends"
+    );
+}
