@@ -192,18 +192,27 @@ async fn the_concurrency_cap_refuses_requests_beyond_it_while_others_are_in_flig
         t.key
     );
     held.write_all(head.as_bytes()).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
-    let resp = status(&app, &t).await;
+    // Poll (bounded) until the held request has passed the gate and holds the slot.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let resp = loop {
+        let resp = status(&app, &t).await;
+        if resp.status() == 429 || std::time::Instant::now() > deadline {
+            break resp;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert_eq!(resp.headers()["retry-after"], "1");
     let body = expect_error(resp, 429, "rate_limited").await;
     assert_eq!(body["error"]["details"]["concurrent_limit"], 1);
 
     drop(held);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(
-        status(&app, &t).await.status(),
-        200,
-        "the slot is released when the request ends"
-    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while status(&app, &t).await.status() != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot is released when the request ends"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
