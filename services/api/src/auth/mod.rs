@@ -229,12 +229,13 @@ impl AuthService {
         &self.jwt
     }
 
-    async fn lookup(&self, key: CacheKey) -> Result<Option<Principal>, StoreError> {
+    /// Shared, not cloned: this runs on every authenticated request.
+    async fn lookup(&self, key: CacheKey) -> Result<Option<Arc<Cached>>, StoreError> {
         if let Some(hit) = self.cache.get(&key) {
             let trusted = self.control_up.load(Ordering::Relaxed)
                 || hit.fetched.elapsed() < UNCONFIRMED_FRESHNESS;
             if trusted {
-                return Ok(Some(hit.principal.clone()));
+                return Ok(Some(hit));
             }
         }
         let generation = self.generation.load(Ordering::SeqCst);
@@ -243,16 +244,17 @@ impl AuthService {
             CacheKey::Id(id) => self.store.principal_by_key_id(id).await?,
         };
         // Unknown keys are not cached: the failure throttle is what protects the database.
-        if let Some(p) = &found {
-            if self.generation.load(Ordering::SeqCst) == generation {
-                let fresh = Cached {
-                    principal: p.clone(),
-                    fetched: Instant::now(),
-                };
-                self.cache.insert(key, Arc::new(fresh));
-            }
+        let Some(principal) = found else {
+            return Ok(None);
+        };
+        let fresh = Arc::new(Cached {
+            principal,
+            fetched: Instant::now(),
+        });
+        if self.generation.load(Ordering::SeqCst) == generation {
+            self.cache.insert(key, fresh.clone());
         }
-        Ok(found)
+        Ok(Some(fresh))
     }
 
     /// Checks a credential all the way: format, lookup, revocation, expiry, tenant status.
@@ -262,13 +264,13 @@ impl AuthService {
                 let secret = ApiKeySecret::parse(&raw).map_err(|e| {
                     AuthFailure::new("malformed_key", &format!("Invalid API key: {e}"))
                 })?;
-                let principal = self
+                let found = self
                     .lookup(CacheKey::Hash(secret.hash()))
                     .await
                     .map_err(AuthFailure::store)?
                     .ok_or_else(|| AuthFailure::new("unknown_key", "Invalid API key"))?;
-                let scopes = principal.key.effective_scopes();
-                self.admit(principal, scopes, None, CredentialKind::ApiKey)
+                let p = &found.principal;
+                self.admit(p, p.key.effective_scopes(), None, CredentialKind::ApiKey)
             }
             Credential::Jwt(token) => {
                 let claims = self.jwt.verify(&token).map_err(|reason| {
@@ -286,21 +288,22 @@ impl AuthService {
                         error: ApiError(Error::unauthorized(message)),
                     }
                 })?;
-                let principal = self
+                let found = self
                     .lookup(CacheKey::Id(claims.key))
                     .await
                     .map_err(AuthFailure::store)?
-                    .filter(|p| p.tenant.id == claims.sub)
+                    .filter(|c| c.principal.tenant.id == claims.sub)
                     .ok_or_else(|| AuthFailure::new("invalid_token", "Invalid token"))?;
-                let scopes = claims.scopes.intersect(principal.key.effective_scopes());
-                self.admit(principal, scopes, claims.sid, CredentialKind::Jwt)
+                let p = &found.principal;
+                let scopes = claims.scopes.intersect(p.key.effective_scopes());
+                self.admit(p, scopes, claims.sid, CredentialKind::Jwt)
             }
         }
     }
 
     fn admit(
         &self,
-        p: Principal,
+        p: &Principal,
         scopes: Scopes,
         session: Option<String>,
         via: CredentialKind,
@@ -325,7 +328,7 @@ impl AuthService {
             tenant_id: p.tenant.id,
             limits: p.tenant.limits(),
             tier: p.tenant.tier,
-            tenant_name: p.tenant.name,
+            tenant_name: p.tenant.name.clone(),
             key_id: p.key.id,
             scopes,
             via,

@@ -11,7 +11,7 @@ use openclaw_store::{Actor, NewApiKey};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{parse_id, valid_name};
+use super::{parse_id, requested_scopes, valid_name};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
@@ -40,20 +40,7 @@ pub async fn issue(
     grantable: Scopes,
 ) -> ApiResult<(StatusCode, Json<KeyView>)> {
     let name = valid_name("name", req.name.as_deref().unwrap_or("default"))?;
-    let scopes = match req.scopes {
-        None => None,
-        Some(names) => {
-            let set = Scopes::parse_tenant(names.iter().map(String::as_str))
-                .map_err(|bad| ApiError::invalid("scopes", format!("unknown scope `{bad}`")))?;
-            if set.is_empty() {
-                return Err(ApiError::invalid(
-                    "scopes",
-                    "a key needs at least one scope",
-                ));
-            }
-            Some(set)
-        }
-    };
+    let scopes = req.scopes.as_deref().map(requested_scopes).transpose()?;
     let wanted = scopes.unwrap_or_else(Scopes::all_tenant);
     if !wanted.is_subset_of(grantable) {
         let missing: Vec<_> = wanted

@@ -8,6 +8,8 @@ pub mod tokens;
 
 use std::str::FromStr;
 
+use openclaw_domain::Scopes;
+
 use crate::error::ApiError;
 
 /// A malformed id names nothing that exists: 404, like any id the caller may not see.
@@ -25,4 +27,14 @@ pub fn valid_name(param: &str, name: &str) -> Result<String, ApiError> {
         ));
     }
     Ok(name.to_string())
+}
+
+/// Requested scope names: known tenant scopes, at least one (`admin` is never grantable).
+pub fn requested_scopes(names: &[String]) -> Result<Scopes, ApiError> {
+    let set = Scopes::parse_tenant(names.iter().map(String::as_str))
+        .map_err(|bad| ApiError::invalid("scopes", format!("unknown scope `{bad}`")))?;
+    if set.is_empty() {
+        return Err(ApiError::invalid("scopes", "at least one scope is needed"));
+    }
+    Ok(set)
 }

@@ -6,10 +6,11 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use openclaw_domain::{Error, Scopes};
+use openclaw_domain::Error;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::requested_scopes;
 use crate::auth::{Authenticated, CredentialKind};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
@@ -48,18 +49,14 @@ pub async fn create(
         )));
     }
     let config = state.config();
-    let scopes = match req.scopes {
+    let scopes = match req.scopes.as_deref().map(requested_scopes).transpose()? {
         None => auth.scopes,
-        Some(names) => {
-            let set = Scopes::parse_tenant(names.iter().map(String::as_str))
-                .map_err(|bad| ApiError::invalid("scopes", format!("unknown scope `{bad}`")))?;
-            if !set.is_subset_of(auth.scopes) || set.is_empty() {
-                return Err(ApiError::invalid(
-                    "scopes",
-                    "scopes must be a non-empty subset of the key's scopes",
-                ));
-            }
-            set
+        Some(set) if set.is_subset_of(auth.scopes) => set,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "scopes",
+                "scopes must be a subset of the key's scopes",
+            ));
         }
     };
     let ttl = Duration::from_secs(req.ttl_seconds.unwrap_or(config.jwt_default_ttl.as_secs()));
