@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// Path of the `openclaw` binary of this build (next to the test executable's `deps/`).
+/// Path of the `openclaw` binary of this build (next to the test executable's `deps/`),
+/// brought up to date first: `cargo test -p openclaw-tests` alone does not rebuild other
+/// packages' binaries, and a stale one would run old migrations against a new schema.
 pub fn openclaw_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -14,17 +16,15 @@ pub fn openclaw_bin() -> PathBuf {
             .and_then(|d| d.parent())
             .expect("target profile dir")
             .to_path_buf();
-        let bin = dir.join("openclaw");
-        if !bin.exists() {
-            // `cargo test -p openclaw-tests` alone does not build other packages' binaries.
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "-q", "-p", "openclaw"])
-                .status()
-                .expect("run cargo");
-            assert!(status.success(), "building the openclaw binary failed");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "-q", "-p", "openclaw"]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
         }
-        bin
+        let status = build.status().expect("run cargo");
+        assert!(status.success(), "building the openclaw binary failed");
+        dir.join("openclaw")
     })
     .clone()
 }

@@ -32,6 +32,11 @@ impl ApiError {
         ApiError(Error::internal())
     }
 
+    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+        self.0.param = Some(param.into());
+        self
+    }
+
     pub fn kind(&self) -> ErrorKind {
         self.0.kind
     }

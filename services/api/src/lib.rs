@@ -20,7 +20,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{delete, get, post};
 use axum::serve::ListenerExt;
-use axum::Router;
+use axum::{Extension, Router};
 use openclaw_store::redis::Redis;
 use openclaw_store::Store;
 use tokio::net::TcpListener;
@@ -30,7 +30,8 @@ pub use config::{Config, JwtKey};
 pub use state::AppState;
 
 use crate::error::ApiError;
-use crate::middleware::{normalise, rate_limit, request_id, telemetry, timeout};
+use crate::middleware::{envelope, normalise, rate_limit, request_id, telemetry, timeout};
+use crate::routes::sessions::{self, Dialect};
 use crate::routes::{admin, health, keys, status, tokens};
 
 /// Builds the shared state: auth (with its JWT keys) and limits over the given store and Redis.
@@ -70,7 +71,19 @@ fn tenant_gate(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
         .route_layer(from_fn_with_state(state.clone(), middleware::auth::tenant))
 }
 
-fn v1(state: &AppState) -> Router<AppState> {
+/// The `/v1` routes; `/api/v1` serves the same handlers in the gateway dialect, where the
+/// routes only S0 documents are wrapped in its envelope.
+fn v1(state: &AppState, dialect: Dialect) -> Router<AppState> {
+    let s0_routes = Router::new()
+        .route("/sessions", post(sessions::create).get(sessions::list))
+        .route(
+            "/sessions/{id}",
+            get(sessions::get).delete(sessions::delete),
+        );
+    let s0_routes = match dialect {
+        Dialect::Hosted => tenant_gate(s0_routes, state),
+        Dialect::Gateway => tenant_gate(s0_routes, state).route_layer(from_fn(envelope::layer)),
+    };
     let tenant = Router::new()
         .route("/status", get(status::status))
         .route("/api-keys", post(keys::create).get(keys::list_own))
@@ -78,10 +91,17 @@ fn v1(state: &AppState) -> Router<AppState> {
             "/api-keys/{id}",
             get(keys::get_own).delete(keys::revoke_own),
         )
-        .route("/auth/tokens", post(tokens::create));
+        .route("/auth/tokens", post(tokens::create))
+        .route("/conversations", get(sessions::list_conversations))
+        .route(
+            "/conversations/{id}",
+            get(sessions::get_conversation).delete(sessions::delete_conversation),
+        );
     Router::new()
         .route("/health", get(health::health))
         .merge(tenant_gate(tenant, state))
+        .merge(s0_routes)
+        .layer(Extension(dialect))
 }
 
 fn operator(state: &AppState) -> Router<AppState> {
@@ -106,7 +126,7 @@ async fn no_route() -> ApiError {
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config().body_limit_bytes;
-    let v1 = v1(&state);
+
     Router::new()
         // The explicit list of public routes; everything else is a tenant or operator route.
         .route("/health", get(health::health))
@@ -116,8 +136,8 @@ pub fn router(state: AppState) -> Router {
             Router::new().route("/status", get(status::status)),
             &state,
         ))
-        .nest("/v1", v1.clone())
-        .nest("/api/v1", v1)
+        .nest("/v1", v1(&state, Dialect::Hosted))
+        .nest("/api/v1", v1(&state, Dialect::Gateway))
         .nest("/admin/v1", operator(&state))
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod redis;
+pub mod sessions;
 pub mod tenants;
 
 use std::time::Duration;
@@ -14,6 +15,9 @@ use sqlx::{ConnectOptions, PgPool, Postgres, Transaction};
 
 pub use api_keys::{ApiKeyRecord, NewApiKey, Principal};
 pub use audit::{Actor, AuditEntry};
+pub use sessions::{
+    MessageRecord, NewMessage, NewSession, SessionFilter, SessionRecord, SessionRefusal,
+};
 pub use tenants::{TenantPatch, TenantRecord};
 
 /// The schema, embedded so a deployed binary can migrate without the source tree.

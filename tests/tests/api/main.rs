@@ -8,3 +8,4 @@ mod health;
 mod keys;
 mod limits;
 mod rls;
+mod sessions;

@@ -45,6 +45,12 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
+    /// A token limited to one session sees that session only; everything else does not exist
+    /// for it (404, as for another tenant's).
+    pub fn sees_session(&self, key: &str) -> bool {
+        self.session.as_deref().is_none_or(|s| s == key)
+    }
+
     pub fn require(&self, scope: Scope) -> ApiResult<()> {
         if self.scopes.contains(scope) {
             Ok(())

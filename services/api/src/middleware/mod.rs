@@ -2,6 +2,7 @@
 //! timeout → (tenant routes) auth → rate limit and concurrency permit → handler.
 
 pub mod auth;
+pub mod envelope;
 pub mod normalise;
 pub mod rate_limit;
 pub mod request_id;

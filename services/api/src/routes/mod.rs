@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod health;
 pub mod keys;
+pub mod sessions;
 pub mod status;
 pub mod tokens;
 

@@ -1,0 +1,40 @@
+//! The S0 envelope: under `/api/v1`, routes that only S0 documents answer
+//! `{"success":true,"data":…}` and fail with `{"success":false,"error":…}`. A wrapper over the
+//! ordinary JSON response, so the handlers and error paths stay dialect-free.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::Request;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde_json::{json, Value};
+
+/// Larger JSON bodies than this are passed through unwrapped rather than buffered twice.
+const MAX_WRAPPED: usize = 16 * 1024 * 1024;
+
+pub async fn layer(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let is_json = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !is_json {
+        return resp; // SSE and friends are not enveloped
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_WRAPPED).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let Ok(value) = serde_json::from_slice::<Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    let wrapped = if parts.status.is_success() {
+        json!({"success": true, "data": value})
+    } else {
+        let error = value.get("error").cloned().unwrap_or(value);
+        json!({"success": false, "error": error})
+    };
+    parts.headers.remove(CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(wrapped.to_string()))
+}
