@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod redis;
+pub mod runs;
 pub mod sessions;
 pub mod tenants;
 
@@ -15,6 +16,7 @@ use sqlx::{ConnectOptions, PgPool, Postgres, Transaction};
 
 pub use api_keys::{ApiKeyRecord, NewApiKey, Principal};
 pub use audit::{Actor, AuditEntry};
+pub use runs::{RunOutcome, RunRecord, UsageRow};
 pub use sessions::{
     MessageRecord, NewMessage, NewSession, SessionFilter, SessionRecord, SessionRefusal,
 };

@@ -31,6 +31,8 @@ pub enum ControlMessage {
     KeyRevoked { key_id: ApiKeyId, key_hash: String },
     /// Tier, limits, status or name changed: cached principals of the tenant are stale.
     TenantChanged { tenant_id: TenantId },
+    /// Stop this run, wherever it executes.
+    RunAbort { run_id: String },
 }
 
 /// What the control subscriber reports to its owner.
@@ -243,6 +245,66 @@ impl Redis {
             retry_after: Duration::from_micros(retry_us.max(0) as u64),
             reset_after: Duration::from_micros(reset_us.max(0) as u64),
         })
+    }
+
+    /// Appends event `seq` of a run to its stream (stream id `seq-1`, so `Last-Event-ID` is
+    /// our own sequence number), keeps the newest `max_len` and the stream alive for `ttl` after
+    /// the last event. One round trip.
+    pub async fn append_run_event(
+        &self,
+        run: &str,
+        seq: u64,
+        payload: &str,
+        max_len: usize,
+        ttl: Duration,
+    ) -> Result<(), Unavailable> {
+        let key = self.key(&format!("run:{run}"));
+        let mut pipe = redis::pipe();
+        pipe.cmd("XADD")
+            .arg(&key)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(max_len)
+            .arg(format!("{seq}-1"))
+            .arg("e")
+            .arg(payload)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ttl.as_millis() as u64)
+            .ignore();
+        self.run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
+            .await
+    }
+
+    /// Up to `count` events of a run after event `after` (exclusive), oldest first.
+    pub async fn run_events_after(
+        &self,
+        run: &str,
+        after: u64,
+        count: usize,
+    ) -> Result<Vec<(u64, String)>, Unavailable> {
+        let key = self.key(&format!("run:{run}"));
+        let raw: Vec<(String, Vec<(String, String)>)> = self
+            .run(|mut c| async move {
+                redis::cmd("XRANGE")
+                    .arg(key)
+                    .arg(format!("({after}-1"))
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(count)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|(id, fields)| {
+                let seq = id.split('-').next()?.parse().ok()?;
+                let payload = fields.into_iter().find(|(f, _)| f == "e")?.1;
+                Some((seq, payload))
+            })
+            .collect())
     }
 
     pub async fn ping(&self) -> Result<(), Unavailable> {

@@ -8,4 +8,5 @@ mod health;
 mod keys;
 mod limits;
 mod rls;
+mod runs_store;
 mod sessions;

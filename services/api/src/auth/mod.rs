@@ -391,6 +391,8 @@ impl AuthService {
                 }
             }
             ControlEvent::Message(ControlMessage::TenantChanged { .. }) => self.invalidate_all(),
+            // Runs are not auth's business; the run registry listens for these.
+            ControlEvent::Message(ControlMessage::RunAbort { .. }) => {}
         }
     }
 

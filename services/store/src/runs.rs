@@ -1,0 +1,215 @@
+//! Runs: their record (for polling and history), the per-session turn lease that keeps one
+//! session's runs in order across replicas, and usage per tenant, day and model.
+
+use chrono::{DateTime, Duration, Utc};
+use openclaw_domain::TenantId;
+use serde_json::Value;
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use crate::{Result, Store};
+
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct RunRecord {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub session_key: String,
+    pub status: String,
+    pub model: String,
+    pub response: Option<String>,
+    pub response_message_id: Option<Uuid>,
+    pub finish_reason: Option<String>,
+    pub error: Option<Value>,
+    pub input_tokens: Option<i32>,
+    pub output_tokens: Option<i32>,
+    pub latency_ms: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Default)]
+pub struct RunOutcome {
+    /// `completed`, `failed` or `cancelled`.
+    pub status: &'static str,
+    pub response: Option<String>,
+    pub response_message_id: Option<Uuid>,
+    pub finish_reason: Option<String>,
+    pub error: Option<Value>,
+    pub input_tokens: i32,
+    pub output_tokens: i32,
+    pub latency_ms: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, FromRow, serde::Serialize)]
+pub struct UsageRow {
+    pub day: chrono::NaiveDate,
+    pub model: String,
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+const RUN_COLUMNS: &str = "r.id, r.session_id, s.key AS session_key, r.status, r.model, r.response, \
+    r.response_message_id, r.finish_reason, r.error, r.input_tokens, r.output_tokens, r.latency_ms, \
+    r.created_at, r.finished_at";
+
+impl Store {
+    pub async fn create_run(
+        &self,
+        tenant: TenantId,
+        run: Uuid,
+        session: Uuid,
+        model: &str,
+    ) -> Result<()> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        sqlx::query("INSERT INTO runs (tenant_id, id, session_id, model) VALUES ($1, $2, $3, $4)")
+            .bind(tenant.as_uuid())
+            .bind(run)
+            .bind(session)
+            .bind(model)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records the end of a run and its usage in one transaction. A run already ended (an abort
+    /// racing completion) keeps its first outcome; returns whether this call ended it.
+    pub async fn finish_run(
+        &self,
+        tenant: TenantId,
+        run: Uuid,
+        model: &str,
+        o: &RunOutcome,
+    ) -> Result<bool> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let done = sqlx::query(
+            "UPDATE runs SET status = $3, response = $4, response_message_id = $5, finish_reason = $6, \
+             error = $7, input_tokens = $8, output_tokens = $9, latency_ms = $10, finished_at = now() \
+             WHERE tenant_id = $1 AND id = $2 AND status = 'processing'",
+        )
+        .bind(tenant.as_uuid())
+        .bind(run)
+        .bind(o.status)
+        .bind(&o.response)
+        .bind(o.response_message_id)
+        .bind(&o.finish_reason)
+        .bind(&o.error)
+        .bind(o.input_tokens)
+        .bind(o.output_tokens)
+        .bind(o.latency_ms)
+        .execute(&mut *tx)
+        .await?;
+        let ended = done.rows_affected() == 1;
+        if ended {
+            sqlx::query(
+                "INSERT INTO usage_daily (tenant_id, day, model, requests, input_tokens, output_tokens) \
+                 VALUES ($1, (now() AT TIME ZONE 'utc')::date, $2, 1, $3, $4) \
+                 ON CONFLICT (tenant_id, day, model) DO UPDATE SET requests = usage_daily.requests + 1, \
+                 input_tokens = usage_daily.input_tokens + $3, output_tokens = usage_daily.output_tokens + $4",
+            )
+            .bind(tenant.as_uuid())
+            .bind(model)
+            .bind(i64::from(o.input_tokens))
+            .bind(i64::from(o.output_tokens))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    pub async fn get_run(&self, tenant: TenantId, run: Uuid) -> Result<Option<RunRecord>> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let row = sqlx::query_as(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs r JOIN sessions s ON s.tenant_id = r.tenant_id AND s.id = r.session_id \
+             WHERE r.tenant_id = $1 AND r.id = $2"
+        ))
+        .bind(tenant.as_uuid())
+        .bind(run)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Tries to take the session's turn for `run` for `lease`; false while another run holds it.
+    pub async fn try_take_turn(
+        &self,
+        tenant: TenantId,
+        session: Uuid,
+        run: Uuid,
+        lease: Duration,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE sessions SET turn_run = $3, turn_until = now() + $4 * interval '1 millisecond' \
+             WHERE tenant_id = $1 AND id = $2 \
+             AND (turn_run IS NULL OR turn_run = $3 OR turn_until < now())",
+        )
+        .bind(tenant.as_uuid())
+        .bind(session)
+        .bind(run)
+        .bind(lease.num_milliseconds() as f64)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn release_turn(&self, tenant: TenantId, session: Uuid, run: Uuid) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET turn_run = NULL, turn_until = NULL \
+             WHERE tenant_id = $1 AND id = $2 AND turn_run = $3",
+        )
+        .bind(tenant.as_uuid())
+        .bind(session)
+        .bind(run)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The last `n` messages of a session, oldest first: a run's history.
+    pub async fn recent_messages(
+        &self,
+        tenant: TenantId,
+        session: Uuid,
+        n: i64,
+    ) -> Result<Vec<crate::MessageRecord>> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let mut rows: Vec<crate::MessageRecord> = sqlx::query_as(
+            "SELECT id, seq, role, content, tool_calls, tool_call_id, run_id, model, input_tokens, \
+             output_tokens, created_at FROM messages WHERE tenant_id = $1 AND session_id = $2 \
+             ORDER BY seq DESC LIMIT $3",
+        )
+        .bind(tenant.as_uuid())
+        .bind(session)
+        .bind(n)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// Usage per day and model, newest day first, for days in `[since, until)`.
+    pub async fn usage(
+        &self,
+        tenant: TenantId,
+        since: chrono::NaiveDate,
+        until: chrono::NaiveDate,
+    ) -> Result<Vec<UsageRow>> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let rows = sqlx::query_as(
+            "SELECT day, model, requests, input_tokens, output_tokens FROM usage_daily \
+             WHERE tenant_id = $1 AND day >= $2 AND day < $3 ORDER BY day DESC, model",
+        )
+        .bind(tenant.as_uuid())
+        .bind(since)
+        .bind(until)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+}
