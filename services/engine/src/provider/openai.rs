@@ -1,0 +1,723 @@
+//! OpenAI-compatible chat completions at any base URL (OpenAI, vLLM, Ollama, DashScope's
+//! compatible mode): request mapping, answer parsing, and tool calls assembled from deltas.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use async_trait::async_trait;
+use openclaw_domain::Error;
+use reqwest::header::AUTHORIZATION;
+use reqwest::RequestBuilder;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::transport::{
+    parse_arguments, stream_error, upstream_error, Failure, HttpConfig, SseDecoder, Upstream,
+};
+use super::types::{
+    ChatMessage, ChatRequest, Completion, FinishReason, Role, StreamEvent, ToolCall, ToolChoice,
+    Usage,
+};
+use super::{temperature_json, ChatStream, ModelInfo, Provider};
+
+pub const PROVIDER: &str = "openai";
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// A chat-completions endpoint. `base_url` is what the upstream documents as its OpenAI base
+/// (it usually ends in `/v1`); paths are appended to it.
+pub struct OpenAiCompatible {
+    base_url: String,
+    upstream: Upstream,
+}
+
+impl fmt::Debug for OpenAiCompatible {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenAiCompatible")
+            .field("base_url", &self.base_url)
+            .field("upstream", &self.upstream)
+            .finish()
+    }
+}
+
+impl OpenAiCompatible {
+    pub fn new(
+        base_url: impl Into<String>,
+        api_key: Option<SecretString>,
+        http: reqwest::Client,
+        config: HttpConfig,
+    ) -> Self {
+        OpenAiCompatible {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            upstream: Upstream {
+                provider: PROVIDER,
+                http,
+                config,
+                api_key,
+            },
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn authorised(&self, request: RequestBuilder) -> RequestBuilder {
+        match self.upstream.key_header("Bearer ") {
+            Some(value) => request.header(AUTHORIZATION, value),
+            None => request,
+        }
+    }
+
+    fn post(&self, body: &Value) -> RequestBuilder {
+        let url = format!("{}/chat/completions", self.base_url);
+        self.authorised(self.upstream.http.post(url).json(body))
+    }
+}
+
+#[async_trait]
+impl Provider for OpenAiCompatible {
+    fn name(&self) -> &str {
+        PROVIDER
+    }
+
+    async fn complete(&self, req: &ChatRequest) -> Result<Completion, Error> {
+        let body = request_body(req, false);
+        let answer: ChatResponse = self.upstream.json(|| self.post(&body)).await?;
+        answer.into_completion(&req.model.model)
+    }
+
+    async fn stream(&self, req: &ChatRequest) -> Result<ChatStream, Error> {
+        let body = request_body(req, true);
+        self.upstream
+            .sse(|| self.post(&body), || OpenAiDecoder::new(PROVIDER))
+            .await
+    }
+
+    async fn models(&self) -> Result<Vec<ModelInfo>, Error> {
+        let url = format!("{}/models", self.base_url);
+        let list: ModelList = self
+            .upstream
+            .json(|| self.authorised(self.upstream.http.get(&url)))
+            .await?;
+        Ok(list
+            .data
+            .into_iter()
+            .map(|m| ModelInfo {
+                id: format!("{PROVIDER}/{}", m.id),
+                owned_by: m.owned_by.unwrap_or_else(|| PROVIDER.to_owned()),
+                created: m.created,
+            })
+            .collect())
+    }
+}
+
+/// The `POST /chat/completions` body. The provider prefix is not sent: the upstream knows its
+/// models by their own names.
+pub(crate) fn request_body(req: &ChatRequest, stream: bool) -> Value {
+    let mut body = json!({
+        "model": req.model.model,
+        "messages": req.messages.iter().map(message_json).collect::<Vec<_>>(),
+        "stream": stream,
+    });
+    if stream {
+        // Without it a streamed answer carries no token counts, and quotas need them.
+        body["stream_options"] = json!({ "include_usage": true });
+    }
+    // `tool_choice` without `tools` is a 400 upstream, so it goes only with them.
+    if !req.tools.is_empty() {
+        body["tools"] = req
+            .tools
+            .iter()
+            .map(|t| {
+                json!({
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.parameters,
+                    }
+                })
+            })
+            .collect();
+        if let Some(choice) = &req.tool_choice {
+            body["tool_choice"] = match choice {
+                ToolChoice::Auto => json!("auto"),
+                ToolChoice::None => json!("none"),
+                ToolChoice::Required => json!("required"),
+                ToolChoice::Tool(name) => json!({"type": "function", "function": {"name": name}}),
+            };
+        }
+    }
+    if let Some(t) = req.temperature {
+        body["temperature"] = temperature_json(t);
+    }
+    // `max_tokens` rather than `max_completion_tokens`: every compatible server (vLLM, Ollama,
+    // DashScope) knows the former; OpenAI still accepts it for chat models.
+    if let Some(n) = req.max_tokens {
+        body["max_tokens"] = json!(n);
+    }
+    if !req.stop.is_empty() {
+        body["stop"] = json!(req.stop);
+    }
+    body
+}
+
+fn message_json(m: &ChatMessage) -> Value {
+    let mut v = json!({ "role": m.role.as_str(), "content": m.content });
+    if m.role == Role::Assistant && !m.tool_calls.is_empty() {
+        if m.content.is_empty() {
+            v["content"] = Value::Null;
+        }
+        v["tool_calls"] = m
+            .tool_calls
+            .iter()
+            .map(|c| {
+                // A verbatim (non-JSON) argument string goes back as it came.
+                let arguments = match &c.arguments {
+                    Value::String(raw) => raw.clone(),
+                    other => other.to_string(),
+                };
+                json!({
+                    "id": c.id,
+                    "type": "function",
+                    "function": { "name": c.name, "arguments": arguments },
+                })
+            })
+            .collect();
+    }
+    if let Some(id) = &m.tool_call_id {
+        v["tool_call_id"] = json!(id);
+    }
+    v
+}
+
+fn finish_reason(name: &str) -> FinishReason {
+    match name {
+        // The pre-tools spelling of the same thing.
+        "function_call" => FinishReason::ToolCalls,
+        other => FinishReason::from_name(other),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(u: WireUsage) -> Self {
+        Usage {
+            input_tokens: u.prompt_tokens,
+            output_tokens: u.completion_tokens,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ChatResponse {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Choice {
+    message: WireMessage,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireMessage {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<WireToolCall>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireToolCall {
+    #[serde(default)]
+    id: Option<String>,
+    function: WireFunction,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireFunction {
+    name: String,
+    /// A JSON-encoded string per the spec; some servers send the object itself.
+    #[serde(default)]
+    arguments: Value,
+}
+
+fn arguments_value(raw: Value) -> Value {
+    match raw {
+        Value::String(s) => parse_arguments(&s),
+        Value::Null => json!({}),
+        other => other,
+    }
+}
+
+impl ChatResponse {
+    fn into_completion(self, requested_model: &str) -> Result<Completion, Error> {
+        let Some(choice) = self.choices.into_iter().next() else {
+            return Err(upstream_error(
+                PROVIDER,
+                None,
+                format!("{PROVIDER} upstream answered without a choice"),
+            ));
+        };
+        let tool_calls: Vec<ToolCall> = choice
+            .message
+            .tool_calls
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| ToolCall {
+                id: c.id.unwrap_or_else(|| format!("call_{i}")),
+                name: c.function.name,
+                arguments: arguments_value(c.function.arguments),
+            })
+            .collect();
+        let finish_reason = match choice.finish_reason.as_deref() {
+            Some(name) => finish_reason(name),
+            None if !tool_calls.is_empty() => FinishReason::ToolCalls,
+            None => FinishReason::Stop,
+        };
+        Ok(Completion {
+            content: choice.message.content.unwrap_or_default(),
+            tool_calls,
+            finish_reason,
+            usage: self.usage.map(Usage::from).unwrap_or_default(),
+            model: self.model.unwrap_or_else(|| requested_model.to_owned()),
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ModelList {
+    #[serde(default)]
+    data: Vec<WireModel>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireModel {
+    id: String,
+    #[serde(default)]
+    created: Option<i64>,
+    #[serde(default)]
+    owned_by: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Vec<ChunkChoice>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChunkChoice {
+    #[serde(default)]
+    delta: Option<ChunkDelta>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChunkDelta {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<DeltaToolCall>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DeltaToolCall {
+    #[serde(default)]
+    index: Option<u64>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<DeltaFunction>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DeltaFunction {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct PartialCall {
+    id: Option<String>,
+    name: String,
+    arguments: String,
+}
+
+/// Streamed chunks to events. Tool calls arrive as fragments keyed by `index` (the id and
+/// name in the first, the arguments spread over many); they are emitted whole when the
+/// choice finishes.
+pub(crate) struct OpenAiDecoder {
+    provider: &'static str,
+    calls: BTreeMap<u64, PartialCall>,
+    emitted_calls: usize,
+    finish: Option<FinishReason>,
+    usage: Usage,
+}
+
+impl OpenAiDecoder {
+    pub fn new(provider: &'static str) -> Self {
+        OpenAiDecoder {
+            provider,
+            calls: BTreeMap::new(),
+            emitted_calls: 0,
+            finish: None,
+            usage: Usage::default(),
+        }
+    }
+
+    fn flush_calls(&mut self, out: &mut Vec<StreamEvent>) {
+        for (index, call) in std::mem::take(&mut self.calls) {
+            self.emitted_calls += 1;
+            out.push(StreamEvent::ToolCall(ToolCall {
+                id: call.id.unwrap_or_else(|| format!("call_{index}")),
+                name: call.name,
+                arguments: parse_arguments(&call.arguments),
+            }));
+        }
+    }
+
+    fn done(&mut self, out: &mut Vec<StreamEvent>) {
+        self.flush_calls(out);
+        let finish_reason = self.finish.take().unwrap_or(if self.emitted_calls > 0 {
+            FinishReason::ToolCalls
+        } else {
+            FinishReason::Stop
+        });
+        out.push(StreamEvent::Done {
+            finish_reason,
+            usage: self.usage,
+        });
+    }
+}
+
+impl SseDecoder for OpenAiDecoder {
+    fn event(
+        &mut self,
+        _name: &str,
+        data: &str,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), Failure> {
+        let data = data.trim();
+        if data == "[DONE]" {
+            self.done(out);
+            return Ok(());
+        }
+        let chunk: Chunk = serde_json::from_str(data).map_err(|e| {
+            tracing::warn!(provider = self.provider, error = %e, "unreadable stream chunk");
+            Failure::fatal(upstream_error(
+                self.provider,
+                None,
+                format!("{} upstream sent an unreadable stream chunk", self.provider),
+            ))
+        })?;
+        if let Some(error) = chunk.error {
+            return Err(stream_error(self.provider, &error));
+        }
+        for choice in chunk.choices {
+            if let Some(delta) = choice.delta {
+                if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
+                    out.push(StreamEvent::Delta(text));
+                }
+                for (position, fragment) in
+                    delta.tool_calls.unwrap_or_default().into_iter().enumerate()
+                {
+                    let index = fragment.index.unwrap_or(position as u64);
+                    let call = self.calls.entry(index).or_default();
+                    if let Some(id) = fragment.id.filter(|id| !id.is_empty()) {
+                        call.id = Some(id);
+                    }
+                    if let Some(function) = fragment.function {
+                        if let Some(name) = function.name {
+                            call.name.push_str(&name);
+                        }
+                        if let Some(arguments) = function.arguments {
+                            call.arguments.push_str(&arguments);
+                        }
+                    }
+                }
+            }
+            if let Some(reason) = choice.finish_reason {
+                self.finish = Some(finish_reason(&reason));
+                // Every fragment is in once the choice finishes: the calls are complete now,
+                // before the usage chunk and `[DONE]` that may follow.
+                self.flush_calls(out);
+            }
+        }
+        if let Some(usage) = chunk.usage {
+            self.usage = usage.into();
+        }
+        Ok(())
+    }
+
+    fn eof(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), Failure> {
+        // Some servers close after the finishing chunk without `[DONE]`; that is an answer.
+        if self.finish.is_some() {
+            self.done(out);
+            return Ok(());
+        }
+        Err(Failure::retryable(upstream_error(
+            self.provider,
+            None,
+            format!(
+                "{} upstream ended the stream before the answer was complete",
+                self.provider
+            ),
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::transport::tests::{decode_fixture, split_bytes};
+    use crate::provider::types::{ModelRef, ToolSpec};
+    use openclaw_domain::ErrorKind;
+
+    fn sse(chunks: &[Value]) -> String {
+        let mut s: String = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
+        s.push_str("data: [DONE]\n\n");
+        s
+    }
+
+    fn delta(content: &str) -> Value {
+        json!({"choices":[{"index":0,"delta":{"content":content},"finish_reason":null}]})
+    }
+
+    #[test]
+    fn body_has_the_openai_shape() {
+        let mut req = ChatRequest::new(
+            ModelRef::parse("openai/meta-llama/Llama-3").unwrap(),
+            vec![
+                ChatMessage::system("be brief"),
+                ChatMessage::user("weather?"),
+                ChatMessage {
+                    tool_calls: vec![ToolCall {
+                        id: "call_1".into(),
+                        name: "weather".into(),
+                        arguments: json!({"city":"Paris"}),
+                    }],
+                    ..ChatMessage::assistant("")
+                },
+                ChatMessage::tool_result("call_1", "sunny"),
+            ],
+        );
+        req.tools = vec![ToolSpec {
+            name: "weather".into(),
+            description: "forecast".into(),
+            parameters: json!({"type":"object"}),
+        }];
+        req.tool_choice = Some(ToolChoice::Tool("weather".into()));
+        req.temperature = Some(0.7);
+        req.max_tokens = Some(64);
+        req.stop = vec!["END".into()];
+        let body = request_body(&req, true);
+        assert_eq!(
+            body,
+            json!({
+                "model": "meta-llama/Llama-3",
+                "stream": true,
+                "stream_options": {"include_usage": true},
+                "messages": [
+                    {"role":"system","content":"be brief"},
+                    {"role":"user","content":"weather?"},
+                    {"role":"assistant","content":null,"tool_calls":[
+                        {"id":"call_1","type":"function",
+                         "function":{"name":"weather","arguments":"{\"city\":\"Paris\"}"}}]},
+                    {"role":"tool","content":"sunny","tool_call_id":"call_1"},
+                ],
+                "tools": [{"type":"function","function":{
+                    "name":"weather","description":"forecast","parameters":{"type":"object"}}}],
+                "tool_choice": {"type":"function","function":{"name":"weather"}},
+                "temperature": 0.7,
+                "max_tokens": 64,
+                "stop": ["END"],
+            })
+        );
+        let plain = request_body(
+            &ChatRequest::new(ModelRef::new("openai", "m"), vec![]),
+            false,
+        );
+        assert!(plain.get("stream_options").is_none());
+        assert!(plain.get("tools").is_none());
+        assert!(plain.get("temperature").is_none());
+    }
+
+    #[test]
+    fn non_stream_answer_parses_text_tools_and_usage() {
+        let answer: ChatResponse = serde_json::from_value(json!({
+            "id":"x","object":"chat.completion","model":"gpt-4o-2024",
+            "choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[
+                {"id":"call_a","type":"function","function":{"name":"f","arguments":"{\"x\":1}"}},
+                {"id":"call_b","type":"function","function":{"name":"g","arguments":"not json"}}]},
+                "finish_reason":"tool_calls"}],
+            "usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}
+        }))
+        .unwrap();
+        let c = answer.into_completion("gpt-4o").unwrap();
+        assert_eq!(c.content, "");
+        assert_eq!(c.finish_reason, FinishReason::ToolCalls);
+        assert_eq!(
+            c.usage,
+            Usage {
+                input_tokens: 11,
+                output_tokens: 7
+            }
+        );
+        assert_eq!(c.model, "gpt-4o-2024");
+        assert_eq!(c.tool_calls[0].arguments, json!({"x":1}));
+        assert_eq!(c.tool_calls[1].arguments, json!("not json"));
+
+        let empty: ChatResponse = serde_json::from_value(json!({"choices":[]})).unwrap();
+        assert_eq!(
+            empty.into_completion("m").unwrap_err().kind,
+            ErrorKind::Upstream
+        );
+    }
+
+    #[tokio::test]
+    async fn deltas_stream_in_order_with_usage_after_the_finish() {
+        let text = sse(&[
+            json!({"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}),
+            delta("Hel"),
+            delta("lo, "),
+            delta("世界"),
+            json!({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}),
+            json!({"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3}}),
+        ]);
+        // 7-byte chunks split lines, events and the CJK characters themselves.
+        let events = decode_fixture(split_bytes(&text, 7), OpenAiDecoder::new("test")).await;
+        let events: Vec<_> = events.into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            events,
+            vec![
+                StreamEvent::Delta("Hel".into()),
+                StreamEvent::Delta("lo, ".into()),
+                StreamEvent::Delta("世界".into()),
+                StreamEvent::Done {
+                    finish_reason: FinishReason::Stop,
+                    usage: Usage {
+                        input_tokens: 5,
+                        output_tokens: 3
+                    },
+                },
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn tool_calls_are_assembled_by_index_and_emitted_whole() {
+        let call = |index: u64, id: Option<&str>, name: Option<&str>, args: &str| {
+            let mut f = json!({"arguments": args});
+            if let Some(n) = name {
+                f["name"] = json!(n);
+            }
+            let mut c = json!({"index": index, "type": "function", "function": f});
+            if let Some(id) = id {
+                c["id"] = json!(id);
+            }
+            json!({"choices":[{"index":0,"delta":{"tool_calls":[c]}}]})
+        };
+        let text = sse(&[
+            delta("Let me check."),
+            call(0, Some("call_w"), Some("weather"), ""),
+            call(1, Some("call_t"), Some("time"), "{\"tz\":"),
+            call(0, None, None, "{\"city\":"),
+            call(0, None, None, "\"Paris\"}"),
+            call(1, None, None, "\"CET\"}"),
+            json!({"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}),
+            json!({"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":4}}),
+        ]);
+        let events: Vec<_> = decode_fixture(split_bytes(&text, 13), OpenAiDecoder::new("test"))
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            events,
+            vec![
+                StreamEvent::Delta("Let me check.".into()),
+                StreamEvent::ToolCall(ToolCall {
+                    id: "call_w".into(),
+                    name: "weather".into(),
+                    arguments: json!({"city":"Paris"}),
+                }),
+                StreamEvent::ToolCall(ToolCall {
+                    id: "call_t".into(),
+                    name: "time".into(),
+                    arguments: json!({"tz":"CET"}),
+                }),
+                StreamEvent::Done {
+                    finish_reason: FinishReason::ToolCalls,
+                    usage: Usage {
+                        input_tokens: 9,
+                        output_tokens: 4
+                    },
+                },
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_cut_short_is_an_upstream_error() {
+        let text = format!("data: {}\n\n", delta("partial"));
+        let events = decode_fixture(split_bytes(&text, 5), OpenAiDecoder::new("test")).await;
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0], Ok(StreamEvent::Delta("partial".into())));
+        assert_eq!(events[1].as_ref().unwrap_err().kind, ErrorKind::Upstream);
+    }
+
+    #[tokio::test]
+    async fn finish_without_done_still_completes() {
+        let text = format!(
+            "data: {}\n\ndata: {}\n\n",
+            delta("ok"),
+            json!({"choices":[{"index":0,"delta":{},"finish_reason":"length"}]})
+        );
+        let events = decode_fixture(split_bytes(&text, 64), OpenAiDecoder::new("test")).await;
+        assert_eq!(
+            events.last().unwrap(),
+            &Ok(StreamEvent::Done {
+                finish_reason: FinishReason::Length,
+                usage: Usage::default()
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn an_error_chunk_ends_the_stream_with_its_message() {
+        let text = format!(
+            "data: {}\n\ndata: {}\n\n",
+            delta("a"),
+            json!({"error":{"message":"boom","type":"server_error"}})
+        );
+        let events = decode_fixture(split_bytes(&text, 64), OpenAiDecoder::new("test")).await;
+        assert_eq!(events.len(), 2);
+        let err = events[1].as_ref().unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Upstream);
+        assert!(err.message.contains("boom"), "{}", err.message);
+    }
+}

@@ -1,0 +1,482 @@
+//! The provider registry: which providers are configured, which model is the default, how a
+//! requested model name resolves to a provider, and the model list offered at `/v1/models`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openclaw_domain::{Error, ErrorKind};
+use secrecy::SecretString;
+use serde_json::json;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::anthropic::{self, Anthropic};
+use super::builtin::{self, Builtin};
+use super::names::DEFAULT_MODEL;
+use super::openai::{self, OpenAiCompatible};
+use super::transport::{build_client, HttpConfig};
+use super::types::ModelRef;
+use super::{ModelInfo, Provider};
+
+/// An upstream's address and, when it needs one, its key.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    pub base_url: String,
+    pub api_key: Option<SecretString>,
+}
+
+/// Which providers exist besides the built-in one. `Debug` is safe to log: keys are redacted.
+#[derive(Debug, Clone, Default)]
+pub struct ProvidersConfig {
+    pub openai: Option<EndpointConfig>,
+    pub anthropic: Option<EndpointConfig>,
+    /// `provider/model`; `builtin/echo` when unset.
+    pub default_model: Option<String>,
+    pub http: HttpConfig,
+}
+
+impl ProvidersConfig {
+    /// Reads API.md §7's variables through `lookup`, so tests never touch the process
+    /// environment. A provider is configured when its key or its base URL is set; blank
+    /// values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let endpoint = |base: &str, key: &str, default_base: &str| {
+            let (base_url, api_key) = (get(base), get(key));
+            (base_url.is_some() || api_key.is_some()).then(|| EndpointConfig {
+                base_url: base_url.unwrap_or_else(|| default_base.to_owned()),
+                api_key: api_key.map(SecretString::from),
+            })
+        };
+        ProvidersConfig {
+            openai: endpoint(
+                "OPENAI_BASE_URL",
+                "OPENAI_API_KEY",
+                openai::DEFAULT_BASE_URL,
+            ),
+            anthropic: endpoint(
+                "ANTHROPIC_BASE_URL",
+                "ANTHROPIC_API_KEY",
+                anthropic::DEFAULT_BASE_URL,
+            ),
+            default_model: get("OPENCLAW_DEFAULT_MODEL"),
+            http: HttpConfig::default(),
+        }
+    }
+
+    /// `from_lookup` over the process environment.
+    pub fn from_env() -> Self {
+        ProvidersConfig::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+/// An upstream's model list is fresh this long.
+const MODELS_TTL: Duration = Duration::from_secs(300);
+/// After a failed fetch, the next try waits this long, so `/v1/models` never hammers a dead
+/// upstream.
+const MODELS_RETRY: Duration = Duration::from_secs(30);
+/// `/v1/models` must answer promptly even when an upstream does not.
+const MODELS_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct CachedModels {
+    at: Instant,
+    fresh_for: Duration,
+    models: Vec<ModelInfo>,
+}
+
+struct Entry {
+    provider: Arc<dyn Provider>,
+    // One lock per provider: concurrent listings wait for one fetch instead of each making it.
+    models: Mutex<Option<CachedModels>>,
+}
+
+/// The configured providers, by name.
+pub struct Providers {
+    entries: BTreeMap<String, Entry>,
+    default_model: ModelRef,
+}
+
+impl fmt::Debug for Providers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Providers")
+            .field("providers", &self.entries.keys().collect::<Vec<_>>())
+            .field("default_model", &self.default_model.to_string())
+            .finish()
+    }
+}
+
+impl Providers {
+    /// Builds every configured provider on one shared HTTP client. Fails when the default
+    /// model is malformed or names a provider that is not configured: better at start-up than
+    /// on every request.
+    pub fn new(config: ProvidersConfig) -> Result<Providers, Error> {
+        let mut providers: Vec<Arc<dyn Provider>> = vec![Arc::new(Builtin)];
+        if config.openai.is_some() || config.anthropic.is_some() {
+            let http = build_client(&config.http)?;
+            if let Some(e) = config.openai {
+                providers.push(Arc::new(OpenAiCompatible::new(
+                    e.base_url,
+                    e.api_key,
+                    http.clone(),
+                    config.http,
+                )));
+            }
+            if let Some(e) = config.anthropic {
+                providers.push(Arc::new(Anthropic::new(
+                    e.base_url,
+                    e.api_key,
+                    http,
+                    config.http,
+                )));
+            }
+        }
+        let default = config.default_model.as_deref().unwrap_or(DEFAULT_MODEL);
+        let default_model = ModelRef::parse(default)
+            .map_err(|e| Error::invalid("OPENCLAW_DEFAULT_MODEL", e.message))?;
+        Providers::with_providers(providers, default_model)
+    }
+
+    /// Only `builtin/echo`: what a deployment with no provider configured serves.
+    pub fn builtin_only() -> Providers {
+        Providers::with_providers(
+            vec![Arc::new(Builtin)],
+            ModelRef::new(builtin::PROVIDER, builtin::ECHO),
+        )
+        .expect("the builtin provider serves the builtin default")
+    }
+
+    /// A registry of the given providers (by their `name()`), for embedding and tests.
+    pub fn with_providers(
+        providers: Vec<Arc<dyn Provider>>,
+        default_model: ModelRef,
+    ) -> Result<Providers, Error> {
+        let entries: BTreeMap<String, Entry> = providers
+            .into_iter()
+            .map(|provider| {
+                let entry = Entry {
+                    provider,
+                    models: Mutex::new(None),
+                };
+                (entry.provider.name().to_owned(), entry)
+            })
+            .collect();
+        let registry = Providers {
+            entries,
+            default_model,
+        };
+        registry
+            .lookup(&registry.default_model)
+            .map_err(|e| Error::invalid("OPENCLAW_DEFAULT_MODEL", e.message))?;
+        Ok(registry)
+    }
+
+    pub fn default_model(&self) -> &ModelRef {
+        &self.default_model
+    }
+
+    /// The configured providers' names, sorted.
+    pub fn provider_names(&self) -> Vec<&str> {
+        self.entries.keys().map(String::as_str).collect()
+    }
+
+    pub fn get(&self, provider: &str) -> Option<Arc<dyn Provider>> {
+        self.entries.get(provider).map(|e| e.provider.clone())
+    }
+
+    /// The provider for `model` (`provider/model`), or for the default model when `None`.
+    /// An unknown provider is a 400 on `model` that lists the available ones.
+    pub fn resolve(&self, model: Option<&str>) -> Result<(Arc<dyn Provider>, ModelRef), Error> {
+        let model = match model {
+            Some(name) => ModelRef::parse(name)?,
+            None => self.default_model.clone(),
+        };
+        let provider = self.lookup(&model)?;
+        Ok((provider, model))
+    }
+
+    fn lookup(&self, model: &ModelRef) -> Result<Arc<dyn Provider>, Error> {
+        let Some(provider) = self.get(&model.provider) else {
+            let available = self.provider_names();
+            return Err(Error::invalid(
+                "model",
+                format!(
+                    "unknown provider `{}` in model `{model}`; available providers: {}",
+                    model.provider,
+                    available.join(", ")
+                ),
+            )
+            .with_details(json!({ "available_providers": available })));
+        };
+        // The builtin's models are known here, so a wrong one fails now rather than mid-run.
+        if model.provider == builtin::PROVIDER && !Builtin::models().contains(&model.model.as_str())
+        {
+            return Err(Error::invalid(
+                "model",
+                format!(
+                    "unknown model `{model}`; the builtin provider offers: {}",
+                    Builtin::models()
+                        .iter()
+                        .map(|m| format!("{}/{m}", builtin::PROVIDER))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        Ok(provider)
+    }
+
+    /// Every model on offer: each provider's own list (fetched lazily, cached, and skipped
+    /// while its upstream fails) and the default model, deduplicated, in a stable order.
+    pub async fn models(&self) -> Vec<ModelInfo> {
+        let mut models: Vec<ModelInfo> = Vec::new();
+        for entry in self.entries.values() {
+            for model in Self::provider_models(entry).await {
+                if !models.iter().any(|m| m.id == model.id) {
+                    models.push(model);
+                }
+            }
+        }
+        let default = self.default_model.to_string();
+        if !models.iter().any(|m| m.id == default) {
+            models.push(ModelInfo {
+                id: default,
+                owned_by: self.default_model.provider.clone(),
+                created: None,
+            });
+        }
+        models
+    }
+
+    async fn provider_models(entry: &Entry) -> Vec<ModelInfo> {
+        let mut cached = entry.models.lock().await;
+        if let Some(c) = cached.as_ref() {
+            if c.at.elapsed() < c.fresh_for {
+                return c.models.clone();
+            }
+        }
+        let fetched = tokio::time::timeout(MODELS_FETCH_TIMEOUT, entry.provider.models()).await;
+        let (models, fresh_for) = match fetched {
+            Ok(Ok(models)) => (models, MODELS_TTL),
+            failed => {
+                let error = match failed {
+                    Ok(Err(e)) => e,
+                    _ => Error::new(ErrorKind::Timeout, "model list fetch timed out"),
+                };
+                tracing::warn!(
+                    provider = entry.provider.name(),
+                    error = %error,
+                    "listing upstream models failed; serving the last known list"
+                );
+                let stale = cached
+                    .as_ref()
+                    .map(|c| c.models.clone())
+                    .unwrap_or_default();
+                (stale, MODELS_RETRY)
+            }
+        };
+        *cached = Some(CachedModels {
+            at: Instant::now(),
+            fresh_for,
+            models: models.clone(),
+        });
+        models
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::types::{ChatRequest, Completion};
+    use crate::provider::ChatStream;
+    use async_trait::async_trait;
+    use secrecy::ExposeSecret;
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn nothing_configured_means_builtin_echo() {
+        let config = ProvidersConfig::from_lookup(env(&[("OPENAI_API_KEY", "  ")]));
+        assert!(config.openai.is_none() && config.anthropic.is_none());
+        let providers = Providers::new(config).unwrap();
+        assert_eq!(providers.provider_names(), ["builtin"]);
+        let (provider, model) = providers.resolve(None).unwrap();
+        assert_eq!(provider.name(), "builtin");
+        assert_eq!(model.to_string(), "builtin/echo");
+    }
+
+    #[test]
+    fn env_configures_providers_and_the_default() {
+        let config = ProvidersConfig::from_lookup(env(&[
+            ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1/"),
+            ("ANTHROPIC_API_KEY", "sk-ant-secret"),
+            ("OPENCLAW_DEFAULT_MODEL", "anthropic/claude-3-5-sonnet"),
+        ]));
+        let openai = config.openai.as_ref().unwrap();
+        assert_eq!(openai.base_url, "http://127.0.0.1:9/v1/");
+        assert!(openai.api_key.is_none());
+        let anthropic = config.anthropic.as_ref().unwrap();
+        assert_eq!(anthropic.base_url, "https://api.anthropic.com");
+        assert_eq!(
+            anthropic.api_key.as_ref().unwrap().expose_secret(),
+            "sk-ant-secret"
+        );
+        assert!(!format!("{config:?}").contains("sk-ant-secret"));
+
+        let providers = Providers::new(config).unwrap();
+        assert_eq!(
+            providers.provider_names(),
+            ["anthropic", "builtin", "openai"]
+        );
+        let (p, m) = providers.resolve(None).unwrap();
+        assert_eq!(
+            (p.name(), m.model.as_str()),
+            ("anthropic", "claude-3-5-sonnet")
+        );
+        let (p, m) = providers
+            .resolve(Some("openai/meta-llama/Llama-3"))
+            .unwrap();
+        assert_eq!(
+            (p.name(), m.model.as_str()),
+            ("openai", "meta-llama/Llama-3")
+        );
+        assert!(!format!("{providers:?}").contains("secret"));
+    }
+
+    #[test]
+    fn unknown_provider_is_400_listing_the_available_ones() {
+        let providers = Providers::builtin_only();
+        let err = providers.resolve(Some("anthropic/claude")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidRequest);
+        assert_eq!(err.param.as_deref(), Some("model"));
+        assert!(err.message.contains("`anthropic`"), "{}", err.message);
+        assert!(
+            err.message.contains("available providers: builtin"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.details["available_providers"], json!(["builtin"]));
+
+        let err = providers.resolve(Some("gpt-4o")).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("model"));
+        let err = providers.resolve(Some("builtin/parrot")).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("model"));
+        assert!(err.message.contains("builtin/echo"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_default_model_of_an_unconfigured_provider_fails_at_start() {
+        for bad in ["openai/gpt-4o", "not-a-model"] {
+            let err = Providers::new(ProvidersConfig::from_lookup(env(&[(
+                "OPENCLAW_DEFAULT_MODEL",
+                bad,
+            )])))
+            .unwrap_err();
+            assert_eq!(
+                err.param.as_deref(),
+                Some("OPENCLAW_DEFAULT_MODEL"),
+                "{bad}"
+            );
+        }
+    }
+
+    /// A provider whose model list fails on demand and counts its fetches.
+    #[derive(Debug, Default)]
+    struct Listing {
+        fetches: AtomicUsize,
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait]
+    impl Provider for Listing {
+        fn name(&self) -> &str {
+            "openai"
+        }
+        async fn complete(&self, _: &ChatRequest) -> Result<Completion, Error> {
+            unreachable!()
+        }
+        async fn stream(&self, _: &ChatRequest) -> Result<ChatStream, Error> {
+            unreachable!()
+        }
+        async fn models(&self) -> Result<Vec<ModelInfo>, Error> {
+            let n = self.fetches.fetch_add(1, Ordering::SeqCst);
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(Error::new(ErrorKind::Upstream, "down"));
+            }
+            Ok(vec![ModelInfo {
+                id: format!("openai/model-{n}"),
+                owned_by: "x".into(),
+                created: Some(1),
+            }])
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn upstream_models_are_fetched_lazily_and_cached() {
+        let listing = Arc::new(Listing::default());
+        let providers = Providers::with_providers(
+            vec![Arc::new(Builtin), listing.clone()],
+            ModelRef::new("builtin", "echo"),
+        )
+        .unwrap();
+        assert_eq!(listing.fetches.load(Ordering::SeqCst), 0, "lazy");
+        let ids = |models: Vec<ModelInfo>| models.into_iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(providers.models().await),
+            ["builtin/echo", "openai/model-0"]
+        );
+        assert_eq!(
+            ids(providers.models().await),
+            ["builtin/echo", "openai/model-0"]
+        );
+        assert_eq!(listing.fetches.load(Ordering::SeqCst), 1, "cached");
+
+        // Stale after the TTL; a failing upstream keeps the last good list and is not asked
+        // again until the retry pause has passed.
+        tokio::time::advance(MODELS_TTL + Duration::from_secs(1)).await;
+        listing.fail.store(true, Ordering::SeqCst);
+        assert_eq!(
+            ids(providers.models().await),
+            ["builtin/echo", "openai/model-0"]
+        );
+        assert_eq!(
+            ids(providers.models().await),
+            ["builtin/echo", "openai/model-0"]
+        );
+        assert_eq!(listing.fetches.load(Ordering::SeqCst), 2);
+        tokio::time::advance(MODELS_RETRY + Duration::from_secs(1)).await;
+        listing.fail.store(false, Ordering::SeqCst);
+        assert_eq!(
+            ids(providers.models().await),
+            ["builtin/echo", "openai/model-2"]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_default_model_is_always_listed() {
+        let providers = Providers::new(ProvidersConfig {
+            anthropic: Some(EndpointConfig {
+                base_url: "http://127.0.0.1:9".into(),
+                api_key: None,
+            }),
+            default_model: Some("anthropic/claude-3-5-haiku".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let ids: Vec<_> = providers.models().await.into_iter().map(|m| m.id).collect();
+        assert_eq!(ids, ["builtin/echo", "anthropic/claude-3-5-haiku"]);
+    }
+}
