@@ -5,6 +5,7 @@
 
 pub mod process;
 pub mod services;
+pub mod sse;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -35,6 +36,8 @@ pub enum RedisMode {
 pub struct AppOptions {
     /// Reuse another instance's database (several replicas of one deployment).
     pub database_url: Option<String>,
+    /// Model providers; `None`: only `builtin/echo`.
+    pub providers: Option<openclaw_engine::ProvidersConfig>,
     pub redis: RedisMode,
     pub configure: Box<dyn FnOnce(&mut Config) + Send>,
 }
@@ -43,6 +46,7 @@ impl Default for AppOptions {
     fn default() -> Self {
         AppOptions {
             database_url: None,
+            providers: None,
             redis: RedisMode::Shared(fresh_prefix()),
             configure: Box::new(|_| {}),
         }
@@ -55,6 +59,7 @@ pub fn fresh_prefix() -> String {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    providers: Option<openclaw_engine::ProvidersConfig>,
     pub base: String,
     pub metrics_base: String,
     pub database_url: String,
@@ -115,13 +120,19 @@ pub async fn spawn_with(opts: AppOptions) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shutdown = CancellationToken::new();
-    let state = openclaw_api::build_state(config, store.clone(), redis);
+    let providers = match opts.providers.clone() {
+        Some(c) => openclaw_engine::Providers::new(c).expect("provider config"),
+        None => openclaw_engine::Providers::builtin_only(),
+    };
+    let state =
+        openclaw_api::build_state(config, store.clone(), redis, std::sync::Arc::new(providers));
     let running = openclaw_api::serve(state, listener, Some(metrics), shutdown.clone())
         .await
         .unwrap();
     let addr = running.addr;
     TestApp {
         addr,
+        providers: opts.providers,
         base: format!("http://{addr}"),
         metrics_base: format!("http://{}", running.metrics_addr.unwrap()),
         database_url,
@@ -141,6 +152,7 @@ impl TestApp {
     pub async fn replica(&self) -> TestApp {
         spawn_with(AppOptions {
             database_url: Some(self.database_url.clone()),
+            providers: self.providers.clone(),
             redis: self.redis.clone(),
             ..Default::default()
         })
@@ -298,4 +310,16 @@ pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> V
         "body's request id matches the header"
     );
     body
+}
+
+/// Provider configuration pointing OpenAI-compatible calls at a mock-llm, with its model as the
+/// default (`openai/mock-1`).
+pub fn mock_providers(mock: &openclaw_mock_llm::MockLlm) -> openclaw_engine::ProvidersConfig {
+    let base = format!("{}/v1", mock.base_url());
+    openclaw_engine::ProvidersConfig::from_lookup(move |name| match name {
+        "OPENAI_BASE_URL" => Some(base.clone()),
+        "OPENAI_API_KEY" => Some("sk-test".into()),
+        "OPENCLAW_DEFAULT_MODEL" => Some("openai/mock-1".into()),
+        _ => None,
+    })
 }

@@ -32,10 +32,16 @@ pub use state::AppState;
 use crate::error::ApiError;
 use crate::middleware::{envelope, normalise, rate_limit, request_id, telemetry, timeout};
 use crate::routes::sessions::{self, Dialect};
-use crate::routes::{admin, health, keys, status, tokens};
+use crate::routes::{admin, health, keys, messages, runs, status, tokens};
 
-/// Builds the shared state: auth (with its JWT keys) and limits over the given store and Redis.
-pub fn build_state(config: Config, store: Store, redis: Option<Arc<Redis>>) -> AppState {
+/// Builds the shared state: auth (with its JWT keys), limits and runs over the given store,
+/// Redis and model providers.
+pub fn build_state(
+    config: Config,
+    store: Store,
+    redis: Option<Arc<Redis>>,
+    providers: Arc<openclaw_engine::Providers>,
+) -> AppState {
     let mut jwt_keys = config.jwt_keys.clone();
     if jwt_keys.is_empty() {
         // Tokens would not survive a restart nor verify on another replica: fine for one
@@ -60,7 +66,18 @@ pub fn build_state(config: Config, store: Store, redis: Option<Arc<Redis>>) -> A
         config.auth_cache_ttl,
         config.auth_failures_per_minute,
     );
-    AppState::new(config, store, redis, auth)
+    let tracker = tokio_util::task::TaskTracker::new();
+    let runs = openclaw_engine::Runs::new(
+        store.clone(),
+        redis.clone(),
+        providers,
+        tracker.clone(),
+        openclaw_engine::RunsConfig {
+            max_run: config.request_timeout,
+            ..Default::default()
+        },
+    );
+    AppState::new(config, store, redis, auth, runs, tracker)
 }
 
 /// Tenant routes sit behind auth, then the rate limit (route layers run only on a match, so an
@@ -80,6 +97,15 @@ fn v1(state: &AppState, dialect: Dialect) -> Router<AppState> {
             "/sessions/{id}",
             get(sessions::get).delete(sessions::delete),
         );
+    let message = tenant_gate(
+        Router::new().route("/message", post(messages::message)),
+        state,
+    );
+    let message = match dialect {
+        Dialect::Hosted => message,
+        Dialect::Gateway => message.route_layer(from_fn(envelope::when_marked)),
+    };
+    let s0_routes = s0_routes.route("/message/stream", post(messages::message_stream));
     let s0_routes = match dialect {
         Dialect::Hosted => tenant_gate(s0_routes, state),
         Dialect::Gateway => tenant_gate(s0_routes, state).route_layer(from_fn(envelope::layer)),
@@ -92,6 +118,13 @@ fn v1(state: &AppState, dialect: Dialect) -> Router<AppState> {
             get(keys::get_own).delete(keys::revoke_own),
         )
         .route("/auth/tokens", post(tokens::create))
+        .route("/message/{id}/status", get(messages::message_status))
+        .route("/chat", post(messages::chat))
+        .route("/agent/run", post(messages::agent_run))
+        .route("/agent/run/stream", post(messages::agent_run_stream))
+        .route("/sessions/{id}/messages", post(messages::session_message))
+        .route("/runs/{id}/events", get(runs::events))
+        .route("/runs/{id}/abort", post(runs::abort))
         .route("/conversations", get(sessions::list_conversations))
         .route(
             "/conversations/{id}",
@@ -101,6 +134,7 @@ fn v1(state: &AppState, dialect: Dialect) -> Router<AppState> {
         .route("/health", get(health::health))
         .merge(tenant_gate(tenant, state))
         .merge(s0_routes)
+        .merge(message)
         .layer(Extension(dialect))
 }
 
@@ -182,7 +216,7 @@ pub async fn serve(
         let s = state.clone();
         state
             .tracker()
-            .spawn(redis.run_control_subscriber(move |e| s.auth().on_control(e), shutdown.clone()));
+            .spawn(redis.run_control_subscriber(move |e| s.on_control(e), shutdown.clone()));
     }
     {
         let s = state.clone();

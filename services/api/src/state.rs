@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use openclaw_engine::Runs;
 use openclaw_store::redis::{ControlEvent, ControlMessage, Redis};
 use openclaw_store::Store;
 use tokio_util::task::TaskTracker;
@@ -22,6 +23,7 @@ struct Inner {
     redis: Option<Arc<Redis>>,
     auth: AuthService,
     limiter: TenantLimiter,
+    runs: Runs,
     started: Instant,
     draining: AtomicBool,
     tracker: TaskTracker,
@@ -33,16 +35,19 @@ impl AppState {
         store: Store,
         redis: Option<Arc<Redis>>,
         auth: AuthService,
+        runs: Runs,
+        tracker: TaskTracker,
     ) -> AppState {
         AppState(Arc::new(Inner {
             limiter: TenantLimiter::new(redis.clone()),
+            runs,
             config,
             store,
             redis,
             auth,
             started: Instant::now(),
             draining: AtomicBool::new(false),
-            tracker: TaskTracker::new(),
+            tracker,
         }))
     }
 
@@ -66,6 +71,20 @@ impl AppState {
         &self.0.limiter
     }
 
+    pub fn runs(&self) -> &Runs {
+        &self.0.runs
+    }
+
+    /// Everything a control message means on this replica: auth caches, runs to abort.
+    pub fn on_control(&self, event: ControlEvent) {
+        if let ControlEvent::Message(ControlMessage::RunAbort { run_id }) = &event {
+            if let Some(id) = openclaw_engine::run::parse_run_id(run_id) {
+                self.runs().abort_local(id);
+            }
+        }
+        self.auth().on_control(event);
+    }
+
     pub fn uptime(&self) -> Duration {
         self.0.started.elapsed()
     }
@@ -86,7 +105,7 @@ impl AppState {
     /// is retried for a few seconds in the background; replicas whose channel is down meanwhile
     /// distrust their caches after one second anyway.
     pub fn announce(&self, msg: ControlMessage) {
-        self.auth().on_control(ControlEvent::Message(msg.clone()));
+        self.on_control(ControlEvent::Message(msg.clone()));
         let Some(redis) = self.redis().cloned() else {
             return;
         };

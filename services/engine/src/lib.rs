@@ -1,9 +1,11 @@
 //! The agent engine: providers, the run loop, skills, memory recall, webhook signing and job
-//! handlers. Today it holds the model-provider layer (`provider`); the rest follows.
+//! handlers. Today: the model providers (`provider`) and runs (`run`); the rest follows.
 
 pub mod provider;
+pub mod run;
 
 pub use provider::{
     collect, ChatMessage, ChatRequest, ChatStream, Completion, FinishReason, ModelInfo, ModelRef,
     Provider, Providers, ProvidersConfig, Role, StreamEvent, ToolCall, ToolChoice, ToolSpec, Usage,
 };
+pub use run::{RunEvent, RunEventKind, RunRequest, Runs, RunsConfig, Started, Subscription};

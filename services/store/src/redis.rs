@@ -247,34 +247,31 @@ impl Redis {
         })
     }
 
-    /// Appends event `seq` of a run to its stream (stream id `seq-1`, so `Last-Event-ID` is
-    /// our own sequence number), keeps the newest `max_len` and the stream alive for `ttl` after
-    /// the last event. One round trip.
-    pub async fn append_run_event(
+    /// Appends events `(seq, payload)` of a run to its stream (stream ids `seq-1`, so
+    /// `Last-Event-ID` is our own sequence number), keeps the newest `max_len` and the stream
+    /// alive for `ttl` after the last append. One round trip however many events.
+    pub async fn append_run_events(
         &self,
         run: &str,
-        seq: u64,
-        payload: &str,
+        events: &[(u64, String)],
         max_len: usize,
         ttl: Duration,
     ) -> Result<(), Unavailable> {
         let key = self.key(&format!("run:{run}"));
         let mut pipe = redis::pipe();
-        pipe.cmd("XADD")
-            .arg(&key)
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(max_len)
-            .arg(format!("{seq}-1"))
-            .arg("e")
-            .arg(payload)
-            .ignore()
-            .cmd("PEXPIRE")
-            .arg(&key)
-            .arg(ttl.as_millis() as u64)
-            .ignore();
-        self.run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
-            .await
+        for (seq, payload) in events {
+            pipe.cmd("XADD")
+                .arg(&key)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(max_len)
+                .arg(format!("{seq}-1"))
+                .arg("e")
+                .arg(payload)
+                .ignore();
+        }
+        pipe.cmd("PEXPIRE").arg(&key).arg(ttl.as_millis() as u64).ignore();
+        self.run(|mut c| async move { pipe.query_async::<()>(&mut c).await }).await
     }
 
     /// Up to `count` events of a run after event `after` (exclusive), oldest first.

@@ -7,6 +7,8 @@ mod errors;
 mod health;
 mod keys;
 mod limits;
+mod messages;
 mod rls;
+mod runs;
 mod runs_store;
 mod sessions;

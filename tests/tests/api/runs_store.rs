@@ -13,18 +13,22 @@ async fn run_events_replay_in_order_after_a_given_id() {
     let url = services::get().await.redis_url.clone().expect("Redis");
     let redis = Redis::new(&url, &fresh_prefix(), Duration::from_millis(500)).unwrap();
     let run = Uuid::now_v7().simple().to_string();
-    for seq in 1..=3u64 {
-        redis
-            .append_run_event(
-                &run,
-                seq,
-                &format!("{{\"n\":{seq}}}"),
-                100,
-                Duration::from_secs(60),
-            )
-            .await
-            .unwrap();
-    }
+    let first: Vec<(u64, String)> = (1..=2u64)
+        .map(|seq| (seq, format!("{{\"n\":{seq}}}")))
+        .collect();
+    redis
+        .append_run_events(&run, &first, 100, Duration::from_secs(60))
+        .await
+        .unwrap();
+    redis
+        .append_run_events(
+            &run,
+            &[(3, "{\"n\":3}".to_string())],
+            100,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
     let all = redis.run_events_after(&run, 0, 100).await.unwrap();
     assert_eq!(
         all.iter().map(|(s, _)| *s).collect::<Vec<_>>(),

@@ -12,8 +12,27 @@ use serde_json::{json, Value};
 /// Larger JSON bodies than this are passed through unwrapped rather than buffered twice.
 const MAX_WRAPPED: usize = 16 * 1024 * 1024;
 
+/// Set on a response by a handler whose route serves several seeds (`/api/v1/message`: S0's
+/// `text` and S2's `message`) when it answered as S0.
+#[derive(Debug, Clone, Copy)]
+pub struct Enveloped;
+
+/// For routes only S0 documents: every JSON answer is wrapped.
 pub async fn layer(req: Request, next: Next) -> Response {
+    wrap(next.run(req).await).await
+}
+
+/// For routes several seeds share: wraps only answers marked `Enveloped`.
+pub async fn when_marked(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
+    if resp.extensions().get::<Enveloped>().is_some() {
+        wrap(resp).await
+    } else {
+        resp
+    }
+}
+
+async fn wrap(resp: Response) -> Response {
     let is_json = resp
         .headers()
         .get(CONTENT_TYPE)

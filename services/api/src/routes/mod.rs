@@ -3,6 +3,8 @@
 pub mod admin;
 pub mod health;
 pub mod keys;
+pub mod messages;
+pub mod runs;
 pub mod sessions;
 pub mod status;
 pub mod tokens;

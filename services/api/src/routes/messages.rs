@@ -1,0 +1,500 @@
+//! The message dialects of API.md §5.1, each a thin view over one run: S2 `/message` (sync,
+//! async with a poll URL, SSE), S0 `text` and `/message/stream`, S3 `/chat`, S4 `/agent/run`
+//! (and `/stream`), S1 `/sessions/{id}/messages`. Wire shapes live here and nowhere else.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::Event;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::Utc;
+use openclaw_domain::Scope;
+use openclaw_engine::run::{parse_run_id, run_wire_id};
+use openclaw_engine::{RunEvent, RunEventKind, RunRequest};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::runs::{self, finish, render_stream, sse, Done};
+use super::sessions::Dialect;
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::middleware::envelope::Enveloped;
+use crate::state::AppState;
+
+fn wants_sse(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"))
+}
+
+fn data(value: Value) -> Event {
+    Event::default().data(value.to_string())
+}
+
+// ---- S2 and S0: POST /message ------------------------------------------------------------
+
+/// One body for both seeds that document `POST /message`: S2 sends `message`, S0 `text`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageBody {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default, alias = "conversationId")]
+    conversation_id: Option<String>,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    metadata: Option<Value>,
+    #[serde(default, alias = "waitForResponse")]
+    wait_for_response: Option<bool>,
+    #[serde(default, alias = "timeoutMs")]
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default, alias = "sessionKey", alias = "session_id")]
+    session: Option<String>,
+    #[serde(default)]
+    stream: Option<bool>,
+}
+
+fn s2_reply(d: &Done) -> Value {
+    json!({
+        "id": d.message_id,
+        "conversation_id": d.session_key,
+        "role": "assistant",
+        "content": d.content,
+        "skills_used": [],
+        "tokens": {"input": d.input_tokens, "output": d.output_tokens, "total": d.input_tokens + d.output_tokens},
+        "latency_ms": d.latency_ms,
+        "model": d.model,
+    })
+}
+
+/// S2's SSE: `data: {"type": …}` frames.
+fn s2_frames(e: &RunEvent) -> Vec<Event> {
+    vec![data(match &e.kind {
+        RunEventKind::Start { session_key, .. } => {
+            json!({"type": "start", "conversation_id": session_key})
+        }
+        RunEventKind::Delta { text } => json!({"type": "token", "content": text}),
+        RunEventKind::Done {
+            input_tokens,
+            output_tokens,
+            ..
+        } => {
+            json!({"type": "end", "tokens": {"input": input_tokens, "output": output_tokens}})
+        }
+        RunEventKind::Error { code, message, .. } => {
+            json!({"type": "error", "error": {"code": code, "message": message}})
+        }
+    })]
+}
+
+/// S0's SSE: `data: {"chunk": …}` then `data: [DONE]`.
+fn s0_frames(e: &RunEvent) -> Vec<Event> {
+    match &e.kind {
+        RunEventKind::Delta { text } => vec![data(json!({"chunk": text}))],
+        RunEventKind::Error { code, message, .. } => {
+            vec![data(json!({"error": {"code": code, "message": message}}))]
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn done_frame() -> Vec<Event> {
+    vec![Event::default().data("[DONE]")]
+}
+
+const MAX_TIMEOUT_MS: u64 = 300_000;
+
+pub async fn message(
+    State(state): State<AppState>,
+    Extension(dialect): Extension<Dialect>,
+    auth: Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<MessageBody>,
+) -> Response {
+    if body.message.is_none() && body.text.is_some() {
+        // S0's variant; under /api/v1 its answers and errors wear S0's envelope.
+        let resp = s0_message(&state, &auth, body)
+            .await
+            .unwrap_or_else(IntoResponse::into_response);
+        return match dialect {
+            Dialect::Gateway => (Extension(Enveloped), resp).into_response(),
+            Dialect::Hosted => resp,
+        };
+    }
+    s2_message(&state, &auth, &headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn s2_message(
+    state: &AppState,
+    auth: &Authenticated,
+    headers: &HeaderMap,
+    body: MessageBody,
+) -> ApiResult<Response> {
+    let message = body
+        .message
+        .ok_or_else(|| ApiError::invalid("message", "`message` is required"))?;
+    if body.metadata.as_ref().is_some_and(|m| !m.is_object()) {
+        return Err(ApiError::invalid(
+            "metadata",
+            "`metadata` must be an object",
+        ));
+    }
+    let timeout_ms = body.timeout_ms.unwrap_or(30_000);
+    if timeout_ms == 0 || timeout_ms > MAX_TIMEOUT_MS {
+        return Err(ApiError::invalid(
+            "timeout_ms",
+            format!("`timeout_ms` must be between 1 and {MAX_TIMEOUT_MS}"),
+        ));
+    }
+    let req = RunRequest {
+        session_key: body.conversation_id,
+        message,
+        model: body.model,
+        channel: body.channel,
+        ..Default::default()
+    };
+    let started = runs::start(state, auth, req, "conversation_id").await?;
+    if wants_sse(headers) {
+        return Ok(sse(render_stream(started.events, s2_frames, Vec::new())));
+    }
+    if body.wait_for_response == Some(false) {
+        let id = run_wire_id(started.run_id);
+        let body = json!({
+            "id": id,
+            "status": "processing",
+            "conversation_id": started.session_key,
+            "poll_url": format!("/api/v1/message/{id}/status"),
+        });
+        return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+    }
+    let done = finish(started, Some(Duration::from_millis(timeout_ms))).await?;
+    Ok(Json(s2_reply(&done)).into_response())
+}
+
+async fn s0_message(
+    state: &AppState,
+    auth: &Authenticated,
+    body: MessageBody,
+) -> ApiResult<Response> {
+    let text = body.text.unwrap_or_default();
+    let req = RunRequest {
+        session_key: body.session,
+        message: text,
+        model: body.model,
+        ..Default::default()
+    };
+    let started = runs::start(state, auth, req, "session").await?;
+    if body.stream == Some(true) {
+        return Ok(sse(render_stream(started.events, s0_frames, done_frame())));
+    }
+    let d = finish(started, None).await?;
+    Ok(Json(json!({
+        "messageId": d.message_id,
+        "text": d.content,
+        "usage": {"inputTokens": d.input_tokens, "outputTokens": d.output_tokens},
+    }))
+    .into_response())
+}
+
+/// S0's `POST /message/stream`.
+pub async fn message_stream(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<MessageBody>,
+) -> ApiResult<Response> {
+    let text = body
+        .text
+        .or(body.message)
+        .ok_or_else(|| ApiError::invalid("text", "`text` is required"))?;
+    let req = RunRequest {
+        session_key: body.session,
+        message: text,
+        model: body.model,
+        ..Default::default()
+    };
+    let started = runs::start(&state, &auth, req, "session").await?;
+    Ok(sse(render_stream(started.events, s0_frames, done_frame())))
+}
+
+/// S2's poll URL: `GET /message/{id}/status`.
+pub async fn message_status(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    auth.require(Scope::Messages)?;
+    let id = parse_run_id(&raw).ok_or_else(|| ApiError::not_found("message"))?;
+    let run = state
+        .store()
+        .get_run(auth.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    if !auth.sees_session(&run.session_key) {
+        return Err(ApiError::not_found("message"));
+    }
+    let mut body = json!({"id": run_wire_id(run.id), "status": run.status, "conversation_id": run.session_key});
+    if run.status == "completed" {
+        let (input, output) = (
+            run.input_tokens.unwrap_or(0) as u64,
+            run.output_tokens.unwrap_or(0) as u64,
+        );
+        body["response"] = s2_reply(&Done {
+            run_id: run.id,
+            session_key: run.session_key.clone(),
+            model: run.model.clone(),
+            message_id: run
+                .response_message_id
+                .map(|m| format!("msg_{}", m.simple()))
+                .unwrap_or_default(),
+            content: run.response.clone().unwrap_or_default(),
+            finish_reason: run.finish_reason.clone().unwrap_or_default(),
+            input_tokens: input,
+            output_tokens: output,
+            latency_ms: run.latency_ms.unwrap_or(0) as u64,
+        });
+    }
+    if let Some(error) = run.error {
+        body["error"] = error;
+    }
+    Ok(Json(body))
+}
+
+// ---- S3: POST /chat ------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatContext {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    temperature: Option<f32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatBody {
+    #[serde(default, alias = "sessionId")]
+    session_id: Option<String>,
+    message: String,
+    #[serde(default)]
+    context: Option<ChatContext>,
+    #[serde(default)]
+    stream: Option<bool>,
+}
+
+fn valid_temperature(t: Option<f32>, param: &str) -> ApiResult<Option<f32>> {
+    match t {
+        Some(v) if !(0.0..=2.0).contains(&v) => Err(ApiError::invalid(
+            param,
+            "temperature must be between 0 and 2",
+        )),
+        other => Ok(other),
+    }
+}
+
+pub async fn chat(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<ChatBody>,
+) -> ApiResult<Response> {
+    let context = body.context.unwrap_or_default();
+    let req = RunRequest {
+        session_key: body.session_id,
+        message: body.message,
+        model: context.model,
+        temperature: valid_temperature(context.temperature, "context.temperature")?,
+        ..Default::default()
+    };
+    let started = runs::start(&state, &auth, req, "session_id").await?;
+    if body.stream == Some(true) {
+        let id = run_wire_id(started.run_id);
+        let frames = move |e: &RunEvent| match &e.kind {
+            RunEventKind::Delta { text } => vec![data(json!({"id": id, "content": text}))],
+            RunEventKind::Done {
+                input_tokens,
+                output_tokens,
+                ..
+            } => vec![data(json!({
+                "id": id, "content": "", "done": true,
+                "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+            }))],
+            RunEventKind::Error { code, message, .. } => {
+                vec![data(json!({"error": {"code": code, "message": message}}))]
+            }
+            RunEventKind::Start { .. } => Vec::new(),
+        };
+        return Ok(sse(render_stream(started.events, frames, done_frame())));
+    }
+    let d = finish(started, None).await?;
+    Ok(Json(json!({
+        "id": d.message_id,
+        "content": d.content,
+        "model": d.model,
+        "usage": {"input_tokens": d.input_tokens, "output_tokens": d.output_tokens},
+        "timestamp": Utc::now(),
+        "session_id": d.session_key,
+    }))
+    .into_response())
+}
+
+// ---- S4: POST /agent/run and /agent/run/stream ---------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentOptions {
+    #[serde(default)]
+    thinking: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    temperature: Option<f32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentRunBody {
+    message: String,
+    #[serde(default, alias = "sessionKey", alias = "session_id")]
+    session_key: Option<String>,
+    #[serde(default, alias = "agentId")]
+    agent_id: Option<String>,
+    #[serde(default)]
+    options: Option<AgentOptions>,
+    #[serde(default)]
+    stream: Option<bool>,
+}
+
+async fn agent_start(
+    state: &AppState,
+    auth: &Authenticated,
+    body: AgentRunBody,
+) -> ApiResult<(openclaw_engine::Started, bool)> {
+    let options = body.options.unwrap_or_default();
+    if let Some(t) = &options.thinking {
+        if !["off", "minimal", "low", "medium", "high"].contains(&t.as_str()) {
+            return Err(ApiError::invalid(
+                "options.thinking",
+                "`thinking` must be off, minimal, low, medium or high",
+            ));
+        }
+    }
+    let stream = body.stream.or(options.stream).unwrap_or(false);
+    let req = RunRequest {
+        session_key: body.session_key,
+        message: body.message,
+        model: options.model,
+        agent_id: body.agent_id,
+        temperature: valid_temperature(options.temperature, "options.temperature")?,
+        ..Default::default()
+    };
+    Ok((runs::start(state, auth, req, "sessionKey").await?, stream))
+}
+
+fn s4_frames(run_id: String) -> impl Fn(&RunEvent) -> Vec<Event> + Send + 'static {
+    move |e: &RunEvent| {
+        match &e.kind {
+        RunEventKind::Delta { text } => vec![Event::default().event("delta").data(json!({"delta": text, "runId": run_id}).to_string())],
+        RunEventKind::Done { finish_reason, input_tokens, output_tokens, .. } => vec![Event::default().event("done").data(
+            json!({
+                "runId": run_id,
+                "finishReason": finish_reason,
+                "usage": {"promptTokens": input_tokens, "completionTokens": output_tokens, "totalTokens": input_tokens + output_tokens},
+            })
+            .to_string(),
+        )],
+        RunEventKind::Error { code, message, .. } => vec![Event::default()
+            .event("error")
+            .data(json!({"runId": run_id, "code": code, "message": message}).to_string())],
+        RunEventKind::Start { .. } => Vec::new(),
+    }
+    }
+}
+
+pub async fn agent_run(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<AgentRunBody>,
+) -> ApiResult<Response> {
+    let (started, stream) = agent_start(&state, &auth, body).await?;
+    if stream {
+        let frames = s4_frames(run_wire_id(started.run_id));
+        return Ok(sse(render_stream(started.events, frames, Vec::new())));
+    }
+    let d = finish(started, None).await?;
+    Ok(Json(json!({
+        "runId": run_wire_id(d.run_id),
+        "sessionKey": d.session_key,
+        "response": d.content,
+        "usage": {"promptTokens": d.input_tokens, "completionTokens": d.output_tokens, "totalTokens": d.input_tokens + d.output_tokens},
+    }))
+    .into_response())
+}
+
+pub async fn agent_run_stream(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<AgentRunBody>,
+) -> ApiResult<Response> {
+    let (started, _) = agent_start(&state, &auth, body).await?;
+    let frames = s4_frames(run_wire_id(started.run_id));
+    Ok(sse(render_stream(started.events, frames, Vec::new())))
+}
+
+// ---- S1: POST /sessions/{id}/messages ------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionMessageBody {
+    content: String,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+}
+
+pub async fn session_message(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(key): Path<String>,
+    ApiJson(body): ApiJson<SessionMessageBody>,
+) -> ApiResult<Json<Value>> {
+    if body.kind.as_deref().is_some_and(|k| k != "text") {
+        return Err(ApiError::invalid(
+            "type",
+            "only `text` messages are supported",
+        ));
+    }
+    // S1 creates sessions explicitly: an unknown one is 404, not created on first use.
+    if !auth.sees_session(&key)
+        || state
+            .store()
+            .get_session(auth.tenant_id, &key)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::not_found("session"));
+    }
+    let req = RunRequest {
+        session_key: Some(key),
+        message: body.content,
+        ..Default::default()
+    };
+    let d = finish(runs::start(&state, &auth, req, "session_id").await?, None).await?;
+    Ok(Json(json!({
+        "message_id": d.message_id,
+        "content": d.content,
+        "role": "assistant",
+        "timestamp": Utc::now(),
+    })))
+}

@@ -1,0 +1,371 @@
+//! What every message dialect shares: starting a run for the caller, waiting for its end,
+//! streaming its events as SSE — and the dialect-free run routes, `GET /v1/runs/{id}/events`
+//! (replay and tail from any replica) and `POST /v1/runs/{id}/abort` (stops it wherever it runs).
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::Stream;
+use openclaw_domain::{Error, ErrorKind, Scope};
+use openclaw_engine::run::{parse_run_id, run_wire_id};
+use openclaw_engine::{RunEvent, RunEventKind, RunRequest, Started, Subscription};
+use openclaw_store::redis::ControlMessage;
+use openclaw_store::RunRecord;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::sessions::valid_session_key;
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Starts a run for the caller. `param` names the session field in the caller's dialect.
+pub async fn start(
+    state: &AppState,
+    auth: &Authenticated,
+    mut req: RunRequest,
+    param: &str,
+) -> ApiResult<Started> {
+    auth.require(Scope::Messages)?;
+    match (&req.session_key, &auth.session) {
+        (Some(key), _) => {
+            valid_session_key(param, key)?;
+            if !auth.sees_session(key) {
+                return Err(ApiError::not_found("session"));
+            }
+        }
+        // A token limited to one session talks in that session.
+        (None, Some(own)) => req.session_key = Some(own.clone()),
+        (None, None) => {}
+    }
+    if req.message.len() > 1_000_000 {
+        return Err(ApiError::invalid(
+            "message",
+            "the message must be at most 1 MB",
+        ));
+    }
+    req.tenant = auth.tenant_id;
+    state.runs().start(req).await.map_err(ApiError)
+}
+
+/// The end of a successful run, as the sync dialects need it.
+pub struct Done {
+    pub run_id: Uuid,
+    pub session_key: String,
+    pub model: String,
+    pub message_id: String,
+    pub content: String,
+    pub finish_reason: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub latency_ms: u64,
+}
+
+/// The error a failed or aborted run's terminal event stands for.
+pub fn run_error(kind: &RunEventKind) -> ApiError {
+    match kind {
+        RunEventKind::Error {
+            code,
+            message,
+            status,
+        } => {
+            let mut e = Error::new(ErrorKind::from_status(*status), message.clone());
+            if code == "cancelled" {
+                e = e.with_details(json!({"reason": "cancelled"}));
+            }
+            ApiError(e)
+        }
+        _ => ApiError::internal("a run ended without an outcome"),
+    }
+}
+
+/// Waits for the run's end. `limit` bounds the wait (→ 408); the run itself goes on.
+pub async fn finish(started: Started, limit: Option<Duration>) -> ApiResult<Done> {
+    let Started {
+        run_id,
+        session_key,
+        model,
+        events,
+    } = started;
+    let last = match limit {
+        None => events.last().await,
+        Some(d) => tokio::time::timeout(d, events.last()).await.map_err(|_| {
+            ApiError(
+                Error::new(
+                    ErrorKind::Timeout,
+                    format!("no answer within {} ms; the run goes on", d.as_millis()),
+                )
+                .with_details(
+                    json!({"run_id": run_wire_id(run_id), "conversation_id": session_key}),
+                ),
+            )
+        })?,
+    };
+    match last.map(|e| e.kind) {
+        Some(RunEventKind::Done {
+            message_id,
+            content,
+            finish_reason,
+            input_tokens,
+            output_tokens,
+            latency_ms,
+        }) => Ok(Done {
+            run_id,
+            session_key,
+            model,
+            message_id,
+            content,
+            finish_reason,
+            input_tokens,
+            output_tokens,
+            latency_ms,
+        }),
+        Some(other) => Err(run_error(&other)),
+        None => Err(ApiError::internal("run events ended early")),
+    }
+}
+
+/// SSE with the platform's conventions: 15 s heartbeats, no proxy buffering.
+pub fn sse<S>(events: S) -> Response
+where
+    S: Stream<Item = Result<Event, Infallible>> + Send + 'static,
+{
+    let mut resp = Sse::new(events)
+        .keep_alive(
+            KeepAlive::new()
+                .interval(Duration::from_secs(15))
+                .text("heartbeat"),
+        )
+        .into_response();
+    resp.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// A local subscription rendered event by event (`render` may return several frames or none),
+/// ending after the terminal event, with `tail` frames after it.
+pub fn render_stream<F>(
+    sub: Subscription,
+    render: F,
+    tail: Vec<Event>,
+) -> impl Stream<Item = Result<Event, Infallible>>
+where
+    F: Fn(&RunEvent) -> Vec<Event> + Send + 'static,
+{
+    let frames = futures::stream::unfold((sub, render), |(mut sub, render)| async move {
+        let event = sub.next().await?;
+        let frames = event_frames(&event, &render);
+        Some((futures::stream::iter(frames), (sub, render)))
+    });
+    use futures::StreamExt;
+    frames
+        .flatten()
+        .chain(futures::stream::iter(tail.into_iter().map(Ok)))
+}
+
+fn event_frames<F: Fn(&RunEvent) -> Vec<Event>>(
+    event: &RunEvent,
+    render: &F,
+) -> Vec<Result<Event, Infallible>> {
+    render(event)
+        .into_iter()
+        .map(|f| Ok(f.id(event.seq.to_string())))
+        .collect()
+}
+
+/// The caller's run, or 404.
+async fn run_of(state: &AppState, auth: &Authenticated, raw: &str) -> ApiResult<RunRecord> {
+    let id = parse_run_id(raw).ok_or_else(|| ApiError::not_found("run"))?;
+    let run = state
+        .store()
+        .get_run(auth.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("run"))?;
+    if !auth.sees_session(&run.session_key) {
+        return Err(ApiError::not_found("run"));
+    }
+    Ok(run)
+}
+
+/// A run's events as the generic stream shows them: `event: <type>`, the event as data.
+fn generic(event: &RunEvent) -> Vec<Event> {
+    let name = match &event.kind {
+        RunEventKind::Start { .. } => "start",
+        RunEventKind::Delta { .. } => "delta",
+        RunEventKind::Done { .. } => "done",
+        RunEventKind::Error { .. } => "error",
+    };
+    vec![Event::default()
+        .event(name)
+        .data(serde_json::to_string(event).unwrap_or_default())]
+}
+
+/// A finished run's events rebuilt from its record, for when no stream is left to replay.
+fn from_record(run: &RunRecord) -> Vec<RunEvent> {
+    let mut events = vec![RunEvent {
+        seq: 1,
+        kind: RunEventKind::Start {
+            session_key: run.session_key.clone(),
+            model: run.model.clone(),
+        },
+    }];
+    let text = run.response.clone().unwrap_or_default();
+    if !text.is_empty() {
+        events.push(RunEvent {
+            seq: 2,
+            kind: RunEventKind::Delta { text: text.clone() },
+        });
+    }
+    let seq = events.len() as u64 + 1;
+    let end = match run.status.as_str() {
+        "completed" => RunEventKind::Done {
+            message_id: run
+                .response_message_id
+                .map(|m| format!("msg_{}", m.simple()))
+                .unwrap_or_default(),
+            content: text,
+            finish_reason: run.finish_reason.clone().unwrap_or_else(|| "stop".into()),
+            input_tokens: run.input_tokens.unwrap_or(0) as u64,
+            output_tokens: run.output_tokens.unwrap_or(0) as u64,
+            latency_ms: run.latency_ms.unwrap_or(0) as u64,
+        },
+        _ => {
+            let err = run.error.clone().unwrap_or(Value::Null);
+            RunEventKind::Error {
+                code: err["code"].as_str().unwrap_or("internal_error").into(),
+                message: err["message"].as_str().unwrap_or("the run failed").into(),
+                status: 500,
+            }
+        }
+    };
+    events.push(RunEvent { seq, kind: end });
+    events
+}
+
+fn last_event_id(headers: &HeaderMap) -> ApiResult<u64> {
+    match headers.get("last-event-id") {
+        None => Ok(0),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "Last-Event-ID",
+                    "`Last-Event-ID` must be an event id from this stream",
+                )
+            }),
+    }
+}
+
+/// `GET /v1/runs/{id}/events`: replay after `Last-Event-ID`, then tail until the run ends.
+pub async fn events(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    auth.require(Scope::Messages)?;
+    let run = run_of(&state, &auth, &raw).await?;
+    let after = last_event_id(&headers)?;
+    if let Some(sub) = state.runs().subscribe(auth.tenant_id, run.id, after) {
+        return Ok(sse(render_stream(sub, generic, Vec::new())));
+    }
+    // Not on this replica: read the run's Redis stream, polling until its terminal event.
+    let deadline = Instant::now() + state.config().request_timeout;
+    let tenant = auth.tenant_id;
+    let remote = futures::stream::unfold((after, false, run), move |(after, ended, run)| {
+        let state = state.clone();
+        async move {
+            if ended {
+                return None;
+            }
+            loop {
+                let stored = state
+                    .runs()
+                    .stored_events(run.id, after)
+                    .await
+                    .unwrap_or_default();
+                if !stored.is_empty() {
+                    let last = stored.last().map(|e| e.seq).unwrap_or(after);
+                    let ended = stored.iter().any(|e| e.kind.is_terminal());
+                    let frames: Vec<_> = stored
+                        .iter()
+                        .flat_map(|e| event_frames(e, &generic))
+                        .collect();
+                    return Some((futures::stream::iter(frames), (last, ended, run)));
+                }
+                let fresh = state.store().get_run(tenant, run.id).await.ok().flatten();
+                if let Some(done) = fresh.filter(|r| r.status != "processing") {
+                    // Finished, and nothing (more) in Redis: the record has the whole story.
+                    let rebuilt: Vec<_> = from_record(&done)
+                        .into_iter()
+                        .filter(|e| e.seq > after)
+                        .collect();
+                    let frames: Vec<_> = rebuilt
+                        .iter()
+                        .flat_map(|e| event_frames(e, &generic))
+                        .collect();
+                    return Some((futures::stream::iter(frames), (after, true, run)));
+                }
+                if Instant::now() > deadline {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
+    use futures::StreamExt;
+    Ok(sse(remote.flatten()))
+}
+
+/// `POST /v1/runs/{id}/abort`: stops the run wherever it executes; answers with its final status.
+pub async fn abort(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(raw): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    auth.require(Scope::Messages)?;
+    let run = run_of(&state, &auth, &raw).await?;
+    if run.status != "processing" {
+        return Err(ApiError(
+            Error::new(
+                ErrorKind::Conflict,
+                format!("the run has already ended ({})", run.status),
+            )
+            .with_details(json!({"status": run.status})),
+        ));
+    }
+    state.announce(ControlMessage::RunAbort {
+        run_id: run_wire_id(run.id),
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = state
+            .store()
+            .get_run(auth.tenant_id, run.id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("run"))?;
+        if now.status != "processing" {
+            return Ok((
+                StatusCode::OK,
+                Json(json!({"id": run_wire_id(run.id), "object": "run", "status": now.status})),
+            ));
+        }
+        if Instant::now() > deadline {
+            // No replica answered (the one running it may be gone): the abort stays requested.
+            return Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({"id": run_wire_id(run.id), "object": "run", "status": "cancelling"})),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

@@ -1,0 +1,639 @@
+//! Runs: one agent turn in a session (API.md §5.1) — take the session's turn, persist the user
+//! message, stream the model's answer, persist the reply and usage — with events fanned out to
+//! local subscribers at once and to a Redis stream that any replica can replay and tail.
+//!
+//! A run never depends on its caller: it executes on the shared task tracker, so a client that
+//! disconnects loses nothing, and an abort (local, or via the control channel) stops it anywhere.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use futures::StreamExt;
+use openclaw_domain::{Error, ErrorKind, TenantId};
+use openclaw_store::redis::{Redis, Unavailable};
+use openclaw_store::{NewMessage, NewSession, RunOutcome, SessionRefusal, Store};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use crate::provider::{ChatMessage, ChatRequest, Providers, Role, StreamEvent};
+
+/// What a dialect asks for, after parsing its own request shape.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    pub tenant: TenantId,
+    /// The session's key; `None` starts a new session.
+    pub session_key: Option<String>,
+    pub message: String,
+    /// `provider/model`; `None`: the session's model, else the default.
+    pub model: Option<String>,
+    pub channel: Option<String>,
+    pub agent_id: Option<String>,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+}
+
+/// What happened in a run, in order. Dialects render these in their own wire shapes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RunEventKind {
+    Start {
+        session_key: String,
+        model: String,
+    },
+    Delta {
+        text: String,
+    },
+    Done {
+        message_id: String,
+        content: String,
+        finish_reason: String,
+        input_tokens: u64,
+        output_tokens: u64,
+        latency_ms: u64,
+    },
+    Error {
+        code: String,
+        message: String,
+        status: u16,
+    },
+}
+
+impl RunEventKind {
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, RunEventKind::Done { .. } | RunEventKind::Error { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunEvent {
+    /// 1, 2, 3…: the SSE `id:` and what `Last-Event-ID` resumes after.
+    pub seq: u64,
+    #[serde(flatten)]
+    pub kind: RunEventKind,
+}
+
+/// `run_<uuid>` on the wire.
+pub fn run_wire_id(id: Uuid) -> String {
+    format!("run_{}", id.simple())
+}
+
+pub fn parse_run_id(raw: &str) -> Option<Uuid> {
+    Uuid::parse_str(raw.strip_prefix("run_").unwrap_or(raw)).ok()
+}
+
+#[derive(Debug, Clone)]
+pub struct RunsConfig {
+    /// Messages of history sent with each turn.
+    pub history_messages: i64,
+    /// A run's whole budget, waiting for the session's turn included.
+    pub max_run: Duration,
+    /// How long a turn lease lasts unless renewed (a crashed replica's lapses after this).
+    pub turn_lease: Duration,
+    pub stream_max_len: usize,
+    pub stream_ttl: Duration,
+    /// How long a finished run's events stay in memory for late local subscribers.
+    pub linger: Duration,
+}
+
+impl Default for RunsConfig {
+    fn default() -> Self {
+        RunsConfig {
+            history_messages: 50,
+            max_run: Duration::from_secs(300),
+            turn_lease: Duration::from_secs(30),
+            stream_max_len: 10_000,
+            stream_ttl: Duration::from_secs(3600),
+            linger: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A run executing (or recently finished) on this replica.
+struct Active {
+    tenant: TenantId,
+    cancel: CancellationToken,
+    /// Every event so far, indexed by `seq - 1`: late subscribers replay from here, so none can
+    /// lag behind and lose events the way a broadcast channel's slow receiver would.
+    log: Mutex<Vec<RunEvent>>,
+    latest: watch::Sender<u64>,
+    /// Text streamed so far, kept if the run is cut short.
+    text: Mutex<String>,
+    to_redis: Option<mpsc::UnboundedSender<Stored>>,
+}
+
+impl Active {
+    fn emit(&self, kind: RunEventKind) {
+        let mut log = self.log.lock().expect("run log");
+        let seq = log.len() as u64 + 1;
+        let event = RunEvent { seq, kind };
+        if let Some(tx) = &self.to_redis {
+            let payload = serde_json::to_string(&event).expect("events serialise");
+            let _ = tx.send(Stored {
+                seq,
+                payload,
+                terminal: event.kind.is_terminal(),
+            });
+        }
+        log.push(event);
+        drop(log);
+        self.latest.send_replace(seq);
+    }
+}
+
+/// Events of a local run from some point on, ending after the terminal event.
+pub struct Subscription {
+    active: Arc<Active>,
+    next: u64,
+    changes: watch::Receiver<u64>,
+}
+
+impl Subscription {
+    pub async fn next(&mut self) -> Option<RunEvent> {
+        loop {
+            {
+                let log = self.active.log.lock().expect("run log");
+                if let Some(event) = log.get((self.next - 1) as usize) {
+                    self.next += 1;
+                    return Some(event.clone());
+                }
+                if log.last().is_some_and(|e| e.kind.is_terminal()) {
+                    return None;
+                }
+            }
+            // The sender lives in `Active`, which this subscription holds: this cannot fail.
+            if self.changes.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// Reads to the end: the terminal event (or `None` if the log ended without one).
+    pub async fn last(mut self) -> Option<RunEvent> {
+        let mut last = None;
+        while let Some(e) = self.next().await {
+            last = Some(e);
+        }
+        last
+    }
+}
+
+/// A run just started.
+pub struct Started {
+    pub run_id: Uuid,
+    pub session_key: String,
+    pub model: String,
+    pub events: Subscription,
+}
+
+#[derive(Clone)]
+pub struct Runs {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    redis: Option<Arc<Redis>>,
+    providers: Arc<Providers>,
+    tracker: TaskTracker,
+    config: RunsConfig,
+    active: DashMap<Uuid, Arc<Active>>,
+}
+
+enum Stop {
+    Cancelled,
+    Failed(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+impl From<openclaw_store::StoreError> for Stop {
+    fn from(e: openclaw_store::StoreError) -> Self {
+        tracing::error!(error = %e, "run storage failed");
+        Stop::Failed(Error::internal())
+    }
+}
+
+struct Finished {
+    message_id: Uuid,
+    content: String,
+    finish_reason: String,
+    input_tokens: u64,
+    output_tokens: u64,
+}
+
+impl Runs {
+    pub fn new(
+        store: Store,
+        redis: Option<Arc<Redis>>,
+        providers: Arc<Providers>,
+        tracker: TaskTracker,
+        config: RunsConfig,
+    ) -> Runs {
+        Runs {
+            inner: Arc::new(Inner {
+                store,
+                redis,
+                providers,
+                tracker,
+                config,
+                active: DashMap::new(),
+            }),
+        }
+    }
+
+    pub fn providers(&self) -> &Providers {
+        &self.inner.providers
+    }
+
+    /// Validates, resolves the session and model, records the run and starts it. Errors here
+    /// are the client's (400 for a bad model, 404 for an expired session); once this returns,
+    /// the run's own failures arrive as its terminal event.
+    pub async fn start(&self, req: RunRequest) -> Result<Started, Error> {
+        let inner = &self.inner;
+        if req.message.trim().is_empty() {
+            return Err(Error::invalid("message", "`message` must not be empty"));
+        }
+        let defaults = NewSession {
+            key: req.session_key.clone(),
+            channel: req.channel.clone(),
+            agent_id: req.agent_id.clone(),
+            ..Default::default()
+        };
+        let session = match &req.session_key {
+            Some(key) => inner.store.ensure_session(req.tenant, key, defaults).await,
+            None => inner.store.create_session(req.tenant, defaults).await,
+        }
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot resolve session");
+            Error::internal()
+        })?
+        .map_err(|refusal| match refusal {
+            SessionRefusal::Expired => Error::not_found("session"),
+            SessionRefusal::KeyTaken => Error::new(ErrorKind::Conflict, "session id taken"),
+        })?;
+        let (provider, model) = inner
+            .providers
+            .resolve(req.model.as_deref().or(session.model.as_deref()))?;
+        let run_id = Uuid::now_v7();
+        inner
+            .store
+            .create_run(req.tenant, run_id, session.id, &model.to_string())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot record run");
+                Error::internal()
+            })?;
+
+        let to_redis = inner.redis.clone().map(|redis| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let config = inner.config.clone();
+            inner
+                .tracker
+                .spawn(forward_to_redis(redis, run_wire_id(run_id), rx, config));
+            tx
+        });
+        let (latest, changes) = watch::channel(0);
+        let active = Arc::new(Active {
+            tenant: req.tenant,
+            cancel: CancellationToken::new(),
+            log: Mutex::new(Vec::new()),
+            latest,
+            text: Mutex::new(String::new()),
+            to_redis,
+        });
+        active.emit(RunEventKind::Start {
+            session_key: session.key.clone(),
+            model: model.to_string(),
+        });
+        inner.active.insert(run_id, active.clone());
+        let events = Subscription {
+            active: active.clone(),
+            next: 1,
+            changes,
+        };
+
+        let chat = ChatRequest {
+            temperature: req.temperature,
+            max_tokens: req.max_tokens,
+            ..ChatRequest::new(model.clone(), Vec::new())
+        };
+        let ctx = RunCtx {
+            tenant: req.tenant,
+            run_id,
+            session: session.id,
+            message: req.message,
+            chat,
+            user_persisted: false,
+        };
+        let this = self.clone();
+        inner
+            .tracker
+            .spawn(async move { this.execute(active, provider, ctx).await });
+        Ok(Started {
+            run_id,
+            session_key: session.key,
+            model: model.to_string(),
+            events,
+        })
+    }
+
+    /// Events of a run executing (or lately finished) on this replica, after `after`.
+    pub fn subscribe(&self, tenant: TenantId, run_id: Uuid, after: u64) -> Option<Subscription> {
+        let active = self.inner.active.get(&run_id)?.clone();
+        if active.tenant != tenant {
+            return None;
+        }
+        let changes = active.latest.subscribe();
+        Some(Subscription {
+            active,
+            next: after + 1,
+            changes,
+        })
+    }
+
+    /// Events of a run from its Redis stream, after `after` (for runs on other replicas).
+    pub async fn stored_events(
+        &self,
+        run_id: Uuid,
+        after: u64,
+    ) -> Result<Vec<RunEvent>, Unavailable> {
+        let Some(redis) = &self.inner.redis else {
+            return Ok(Vec::new());
+        };
+        let raw = redis
+            .run_events_after(&run_wire_id(run_id), after, 500)
+            .await?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|(_, payload)| serde_json::from_str(&payload).ok())
+            .collect())
+    }
+
+    /// Cancels the run if it executes here; true if it did.
+    pub fn abort_local(&self, run_id: Uuid) -> bool {
+        match self.inner.active.get(&run_id) {
+            Some(a) => {
+                a.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    async fn execute(
+        &self,
+        active: Arc<Active>,
+        provider: Arc<dyn crate::Provider>,
+        mut ctx: RunCtx,
+    ) {
+        let inner = &self.inner;
+        let started = Instant::now();
+        let result = tokio::select! {
+            _ = active.cancel.cancelled() => Err(Stop::Cancelled),
+            r = tokio::time::timeout(inner.config.max_run, self.turn(&active, provider.as_ref(), &mut ctx)) => {
+                r.unwrap_or_else(|_| Err(Stop::Failed(Error::new(ErrorKind::Timeout, "the run took longer than allowed"))))
+            }
+        };
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let model = ctx.chat.model.to_string();
+        let (outcome, event) = match result {
+            Ok(f) => (
+                RunOutcome {
+                    status: "completed",
+                    response: Some(f.content.clone()),
+                    response_message_id: Some(f.message_id),
+                    finish_reason: Some(f.finish_reason.clone()),
+                    input_tokens: f.input_tokens as i32,
+                    output_tokens: f.output_tokens as i32,
+                    latency_ms: latency_ms as i32,
+                    error: None,
+                },
+                RunEventKind::Done {
+                    message_id: format!("msg_{}", f.message_id.simple()),
+                    content: f.content,
+                    finish_reason: f.finish_reason,
+                    input_tokens: f.input_tokens,
+                    output_tokens: f.output_tokens,
+                    latency_ms,
+                },
+            ),
+            Err(stop) => {
+                let (status, error) = match stop {
+                    Stop::Cancelled => (
+                        "cancelled",
+                        Error::new(ErrorKind::Conflict, "the run was aborted"),
+                    ),
+                    Stop::Failed(e) => ("failed", e),
+                };
+                // What was streamed before the end stays in the history, as the client saw it.
+                let partial = active.text.lock().expect("run text").clone();
+                if !partial.is_empty() && ctx.user_persisted {
+                    let m = NewMessage {
+                        role: "assistant".into(),
+                        content: partial.clone(),
+                        run_id: Some(ctx.run_id),
+                        model: Some(model.clone()),
+                        ..Default::default()
+                    };
+                    if let Err(e) = inner.store.append_message(ctx.tenant, ctx.session, m).await {
+                        tracing::warn!(error = %e, "could not keep a cut-short reply");
+                    }
+                }
+                let (http, code, _) = error.kind.parts();
+                let code = if status == "cancelled" {
+                    "cancelled"
+                } else {
+                    code
+                };
+                (
+                    RunOutcome {
+                        status,
+                        response: (!partial.is_empty()).then_some(partial),
+                        error: Some(json!({"code": code, "message": error.message})),
+                        latency_ms: latency_ms as i32,
+                        ..Default::default()
+                    },
+                    RunEventKind::Error {
+                        code: code.into(),
+                        message: error.message,
+                        status: http,
+                    },
+                )
+            }
+        };
+        if let Err(e) = inner
+            .store
+            .finish_run(ctx.tenant, ctx.run_id, &model, &outcome)
+            .await
+        {
+            tracing::error!(error = %e, run = %run_wire_id(ctx.run_id), "could not record the end of a run");
+        }
+        if let Err(e) = inner
+            .store
+            .release_turn(ctx.tenant, ctx.session, ctx.run_id)
+            .await
+        {
+            tracing::warn!(error = %e, "could not release a session turn; it lapses with its lease");
+        }
+        active.emit(event);
+        tracing::info!(run = %run_wire_id(ctx.run_id), status = outcome.status, latency_ms, "run finished");
+        // Keep the finished run readable for late local subscribers for a while. Dropping it
+        // later is housekeeping, not work that must finish, hence not on the tracker.
+        let runs = self.inner.clone();
+        let run_id = ctx.run_id;
+        let linger = self.inner.config.linger;
+        tokio::spawn(async move {
+            tokio::time::sleep(linger).await;
+            runs.active.remove(&run_id);
+        });
+    }
+
+    /// The turn itself. Cancellation and the overall timeout are applied around it.
+    async fn turn(
+        &self,
+        active: &Active,
+        provider: &dyn crate::Provider,
+        ctx: &mut RunCtx,
+    ) -> Result<Finished, Stop> {
+        let store = &self.inner.store;
+        let config = &self.inner.config;
+        let lease = chrono::Duration::from_std(config.turn_lease).expect("lease fits");
+        let mut wait = Duration::from_millis(10);
+        while !store
+            .try_take_turn(ctx.tenant, ctx.session, ctx.run_id, lease)
+            .await?
+        {
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_millis(250));
+        }
+        let mut renewed = Instant::now();
+
+        let history = store
+            .recent_messages(ctx.tenant, ctx.session, config.history_messages)
+            .await?;
+        let user = NewMessage {
+            role: "user".into(),
+            content: ctx.message.clone(),
+            run_id: Some(ctx.run_id),
+            ..Default::default()
+        };
+        store.append_message(ctx.tenant, ctx.session, user).await?;
+        ctx.user_persisted = true;
+
+        ctx.chat.messages = history.iter().filter_map(history_message).collect();
+        ctx.chat
+            .messages
+            .push(ChatMessage::user(ctx.message.clone()));
+        let mut stream = provider.stream(&ctx.chat).await?;
+        let mut finish_reason = "stop".to_string();
+        let mut usage = crate::Usage::default();
+        while let Some(item) = stream.next().await {
+            match item? {
+                StreamEvent::Delta(text) => {
+                    active.text.lock().expect("run text").push_str(&text);
+                    active.emit(RunEventKind::Delta { text });
+                }
+                // Skills (and so tool calls) arrive with the skills issue; until then a model
+                // that asks for a tool simply ends its turn.
+                StreamEvent::ToolCall(_) => {}
+                StreamEvent::Done {
+                    finish_reason: f,
+                    usage: u,
+                } => {
+                    finish_reason = f.as_str().to_string();
+                    usage = u;
+                }
+            }
+            if renewed.elapsed() > config.turn_lease / 3 {
+                store
+                    .try_take_turn(ctx.tenant, ctx.session, ctx.run_id, lease)
+                    .await?;
+                renewed = Instant::now();
+            }
+        }
+        let content = active.text.lock().expect("run text").clone();
+        let reply = NewMessage {
+            role: "assistant".into(),
+            content: content.clone(),
+            run_id: Some(ctx.run_id),
+            model: Some(ctx.chat.model.to_string()),
+            input_tokens: Some(usage.input_tokens as i32),
+            output_tokens: Some(usage.output_tokens as i32),
+            ..Default::default()
+        };
+        let saved = store.append_message(ctx.tenant, ctx.session, reply).await?;
+        Ok(Finished {
+            message_id: saved.id,
+            content,
+            finish_reason,
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+        })
+    }
+}
+
+struct RunCtx {
+    tenant: TenantId,
+    run_id: Uuid,
+    session: Uuid,
+    message: String,
+    chat: ChatRequest,
+    /// Whether the user's message made it into the history (then a partial reply may follow it).
+    user_persisted: bool,
+}
+
+fn history_message(m: &openclaw_store::MessageRecord) -> Option<ChatMessage> {
+    let role = match m.role.as_str() {
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        "system" => Role::System,
+        // Tool results need the assistant's matching call, which history does not carry yet.
+        _ => return None,
+    };
+    Some(ChatMessage::new(role, m.content.clone()))
+}
+
+/// An event on its way to the Redis stream.
+struct Stored {
+    seq: u64,
+    payload: String,
+    terminal: bool,
+}
+
+/// Writes a run's events to its Redis stream in order, batching whatever has queued up, so a
+/// fast stream of deltas costs a round trip per batch rather than per delta.
+async fn forward_to_redis(
+    redis: Arc<Redis>,
+    run: String,
+    mut rx: mpsc::UnboundedReceiver<Stored>,
+    config: RunsConfig,
+) {
+    let mut batch: Vec<Stored> = Vec::new();
+    while rx.recv_many(&mut batch, 256).await > 0 {
+        let events: Vec<(u64, String)> = batch.iter().map(|e| (e.seq, e.payload.clone())).collect();
+        if redis
+            .append_run_events(&run, &events, config.stream_max_len, config.stream_ttl)
+            .await
+            .is_err()
+        {
+            tracing::debug!(
+                run,
+                "run events not written to Redis; local subscribers still have them"
+            );
+        }
+        let ended = batch.iter().any(|e| e.terminal);
+        batch.clear();
+        if ended {
+            break;
+        }
+    }
+}
