@@ -20,7 +20,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use crate::provider::{ChatMessage, ChatRequest, Providers, Role, StreamEvent};
+use crate::provider::{
+    ChatMessage, ChatRequest, Providers, Role, StreamEvent, ToolCall, ToolChoice, ToolSpec,
+};
 
 /// What a dialect asks for, after parsing its own request shape.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +37,14 @@ pub struct RunRequest {
     pub agent_id: Option<String>,
     pub temperature: Option<f32>,
     pub max_tokens: Option<u32>,
+    pub stop: Vec<String>,
+    /// Tools offered to the model. A call it makes ends the turn with `tool_calls` and is
+    /// returned to the caller (OpenAI clients run their own tools).
+    pub tools: Vec<ToolSpec>,
+    pub tool_choice: Option<ToolChoice>,
+    /// The whole conversation as the client sent it (OpenAI's `messages`): used instead of the
+    /// session's stored history. `message` is still what is recorded as the user's turn.
+    pub conversation: Option<Vec<ChatMessage>>,
 }
 
 /// What happened in a run, in order. Dialects render these in their own wire shapes.
@@ -47,6 +57,12 @@ pub enum RunEventKind {
     },
     Delta {
         text: String,
+    },
+    /// The model asks for a tool; the turn ends with `finish_reason: "tool_calls"`.
+    ToolCall {
+        id: String,
+        name: String,
+        arguments: serde_json::Value,
     },
     Done {
         message_id: String,
@@ -324,6 +340,9 @@ impl Runs {
         let chat = ChatRequest {
             temperature: req.temperature,
             max_tokens: req.max_tokens,
+            stop: req.stop,
+            tools: req.tools,
+            tool_choice: req.tool_choice,
             ..ChatRequest::new(model.clone(), Vec::new())
         };
         let ctx = RunCtx {
@@ -333,6 +352,7 @@ impl Runs {
             message: req.message,
             chat,
             user_persisted: false,
+            conversation: req.conversation,
         };
         let this = self.clone();
         inner
@@ -517,9 +537,14 @@ impl Runs {
         }
         let mut renewed = Instant::now();
 
-        let history = store
-            .recent_messages(ctx.tenant, ctx.session, config.history_messages)
-            .await?;
+        let history = match ctx.conversation {
+            Some(_) => Vec::new(),
+            None => {
+                store
+                    .recent_messages(ctx.tenant, ctx.session, config.history_messages)
+                    .await?
+            }
+        };
         let user = NewMessage {
             role: "user".into(),
             content: ctx.message.clone(),
@@ -529,12 +554,18 @@ impl Runs {
         store.append_message(ctx.tenant, ctx.session, user).await?;
         ctx.user_persisted = true;
 
-        ctx.chat.messages = history.iter().filter_map(history_message).collect();
-        ctx.chat
-            .messages
-            .push(ChatMessage::user(ctx.message.clone()));
+        ctx.chat.messages = match ctx.conversation.take() {
+            Some(conversation) => conversation,
+            None => {
+                let mut messages: Vec<ChatMessage> =
+                    history.iter().filter_map(history_message).collect();
+                messages.push(ChatMessage::user(ctx.message.clone()));
+                messages
+            }
+        };
         let mut stream = provider.stream(&ctx.chat).await?;
         let mut finish_reason = "stop".to_string();
+        let mut tool_calls = Vec::new();
         let mut usage = crate::Usage::default();
         while let Some(item) = stream.next().await {
             match item? {
@@ -542,9 +573,20 @@ impl Runs {
                     active.text.lock().expect("run text").push_str(&text);
                     active.emit(RunEventKind::Delta { text });
                 }
-                // Skills (and so tool calls) arrive with the skills issue; until then a model
-                // that asks for a tool simply ends its turn.
-                StreamEvent::ToolCall(_) => {}
+                // Skills run inside the loop once they exist; until then a tool call ends the
+                // turn and goes back to the caller.
+                StreamEvent::ToolCall(ToolCall {
+                    id,
+                    name,
+                    arguments,
+                }) => {
+                    tool_calls.push(json!({"id": id, "name": name, "arguments": arguments}));
+                    active.emit(RunEventKind::ToolCall {
+                        id,
+                        name,
+                        arguments,
+                    });
+                }
                 StreamEvent::Done {
                     finish_reason: f,
                     usage: u,
@@ -568,6 +610,7 @@ impl Runs {
             model: Some(ctx.chat.model.to_string()),
             input_tokens: Some(usage.input_tokens as i32),
             output_tokens: Some(usage.output_tokens as i32),
+            tool_calls: (!tool_calls.is_empty()).then(|| serde_json::Value::Array(tool_calls)),
             ..Default::default()
         };
         let saved = store.append_message(ctx.tenant, ctx.session, reply).await?;
@@ -589,6 +632,7 @@ struct RunCtx {
     chat: ChatRequest,
     /// Whether the user's message made it into the history (then a partial reply may follow it).
     user_persisted: bool,
+    conversation: Option<Vec<ChatMessage>>,
 }
 
 fn history_message(m: &openclaw_store::MessageRecord) -> Option<ChatMessage> {

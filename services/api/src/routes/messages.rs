@@ -83,6 +83,9 @@ fn s2_frames(e: &RunEvent) -> Vec<Event> {
             json!({"type": "start", "conversation_id": session_key})
         }
         RunEventKind::Delta { text } => json!({"type": "token", "content": text}),
+        RunEventKind::ToolCall { name, .. } => {
+            json!({"type": "skill_call", "skill": name, "status": "invoking"})
+        }
         RunEventKind::Done {
             input_tokens,
             output_tokens,
@@ -332,7 +335,7 @@ pub async fn chat(
             RunEventKind::Error { code, message, .. } => {
                 vec![data(json!({"error": {"code": code, "message": message}}))]
             }
-            RunEventKind::Start { .. } => Vec::new(),
+            RunEventKind::Start { .. } | RunEventKind::ToolCall { .. } => Vec::new(),
         };
         return Ok(sse(render_stream(started.events, frames, done_frame())));
     }
@@ -418,6 +421,9 @@ fn s4_frames(run_id: String) -> impl Fn(&RunEvent) -> Vec<Event> + Send + 'stati
         RunEventKind::Error { code, message, .. } => vec![Event::default()
             .event("error")
             .data(json!({"runId": run_id, "code": code, "message": message}).to_string())],
+        RunEventKind::ToolCall { name, arguments, .. } => vec![Event::default()
+            .event("tool_call")
+            .data(json!({"runId": run_id, "tool": name, "params": arguments}).to_string())],
         RunEventKind::Start { .. } => Vec::new(),
     }
     }

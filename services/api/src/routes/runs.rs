@@ -199,6 +199,7 @@ fn generic(event: &RunEvent) -> Vec<Event> {
     let name = match &event.kind {
         RunEventKind::Start { .. } => "start",
         RunEventKind::Delta { .. } => "delta",
+        RunEventKind::ToolCall { .. } => "tool_call",
         RunEventKind::Done { .. } => "done",
         RunEventKind::Error { .. } => "error",
     };
