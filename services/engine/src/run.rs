@@ -610,7 +610,7 @@ impl Runs {
             model: Some(ctx.chat.model.to_string()),
             input_tokens: Some(usage.input_tokens as i32),
             output_tokens: Some(usage.output_tokens as i32),
-            tool_calls: (!tool_calls.is_empty()).then(|| serde_json::Value::Array(tool_calls)),
+            tool_calls: (!tool_calls.is_empty()).then_some(serde_json::Value::Array(tool_calls)),
             ..Default::default()
         };
         let saved = store.append_message(ctx.tenant, ctx.session, reply).await?;
