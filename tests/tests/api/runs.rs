@@ -310,3 +310,33 @@ async fn a_sync_wait_times_out_with_408_while_the_run_goes_on() {
     let status = wait_for_status(&app, &t, &run, "completed").await;
     assert_eq!(status["response"]["content"], "slow");
 }
+
+#[tokio::test]
+async fn an_upstream_that_never_answers_ends_the_run_with_a_timeout() {
+    let mock = MockLlm::start().await;
+    let mut providers = mock_providers(&mock);
+    providers.http.timeouts.total = Duration::from_millis(500);
+    let app = spawn_with(AppOptions {
+        providers: Some(providers),
+        ..Default::default()
+    })
+    .await;
+    let t = app.create_tenant(Tier::Free).await;
+    mock.push(Script {
+        hang: true,
+        ..Default::default()
+    });
+    let started = Instant::now();
+    let err = expect_error(agent_run(&app, &t, "s", "hello?").await, 408, "timeout").await;
+    assert!(err["error"]["message"].is_string());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "bounded by the provider timeout"
+    );
+    let conv = app.get_json("/v1/conversations/s", &t.key).await;
+    assert_eq!(
+        conv["messages"].as_array().unwrap().len(),
+        1,
+        "the question is kept, no answer invented"
+    );
+}
