@@ -4,18 +4,18 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// Path of the `openclaw` binary of this build (next to the test executable's `deps/`),
+/// Path of the `openclaw` binary of this build (in the same target profile directory),
 /// brought up to date first: `cargo test -p openclaw-tests` alone does not rebuild other
 /// packages' binaries, and a stale one would run old migrations against a new schema.
 pub fn openclaw_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let exe = std::env::current_exe().expect("test executable path");
-        let dir = exe
-            .parent()
-            .and_then(|d| d.parent())
-            .expect("target profile dir")
-            .to_path_buf();
+        // Test executables live in `target/<profile>/deps`, binaries in `target/<profile>`.
+        let mut dir = exe.parent().expect("executable dir").to_path_buf();
+        if dir.file_name().is_some_and(|n| n == "deps") {
+            dir.pop();
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
         build.args(["build", "-q", "-p", "openclaw"]);
@@ -52,4 +52,64 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Path of a workspace binary built next to `openclaw` (e.g. `mock-llm`), built if needed.
+pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
+    let dir = openclaw_bin().parent().expect("target dir").to_path_buf();
+    let path = dir.join(bin);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "-q", "-p", package, "--bin", bin]);
+    if dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    assert!(
+        build.status().expect("run cargo").success(),
+        "building {bin} failed"
+    );
+    path
+}
+
+/// A child process killed when dropped, so a failing test or bench leaves nothing running.
+pub struct Child(pub std::process::Child);
+
+impl Child {
+    pub fn spawn(cmd: &mut Command) -> Child {
+        Child(cmd.spawn().expect("spawn child process"))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Resident memory in KiB, from /proc (Linux).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits (bounded) until `url` answers at all.
+pub async fn wait_until_up(url: &str) {
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while client.get(url).send().await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{url} did not come up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -32,7 +32,7 @@ pub use state::AppState;
 use crate::error::ApiError;
 use crate::middleware::{envelope, normalise, rate_limit, request_id, telemetry, timeout};
 use crate::routes::sessions::{self, Dialect};
-use crate::routes::{admin, health, keys, messages, runs, status, tokens};
+use crate::routes::{admin, health, keys, messages, openai, runs, status, tokens};
 
 /// Builds the shared state: auth (with its JWT keys), limits and runs over the given store,
 /// Redis and model providers.
@@ -123,6 +123,10 @@ fn v1(state: &AppState, dialect: Dialect) -> Router<AppState> {
         .route("/agent/run", post(messages::agent_run))
         .route("/agent/run/stream", post(messages::agent_run_stream))
         .route("/sessions/{id}/messages", post(messages::session_message))
+        .route("/chat/completions", post(openai::chat_completions))
+        .route("/models", get(openai::list_models))
+        // Model ids contain `/` (`openai/gpt-4o`).
+        .route("/models/{*id}", get(openai::get_model))
         .route("/runs/{id}/events", get(runs::events))
         .route("/runs/{id}/abort", post(runs::abort))
         .route("/conversations", get(sessions::list_conversations))

@@ -8,6 +8,7 @@ mod health;
 mod keys;
 mod limits;
 mod messages;
+mod openai;
 mod rls;
 mod runs;
 mod runs_store;

@@ -53,7 +53,7 @@ fn set_headers(headers: &mut HeaderMap, d: &Decision) {
     }
 }
 
-pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(auth) = req.extensions().get::<Authenticated>().cloned() else {
         return ApiError::internal("rate limit layer ran before auth").into_response();
     };
@@ -102,6 +102,9 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         resp.extensions_mut().insert(TierTag(auth.tier));
         return resp;
     };
+    // Handlers that report limits in their own dialect (OpenAI's `x-ratelimit-*-requests`)
+    // read this request's verdict rather than checking again.
+    req.extensions_mut().insert(decision);
     let mut resp = next.run(req).await;
     drop(permit);
     set_headers(resp.headers_mut(), &decision);

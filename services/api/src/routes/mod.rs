@@ -4,6 +4,7 @@ pub mod admin;
 pub mod health;
 pub mod keys;
 pub mod messages;
+pub mod openai;
 pub mod runs;
 pub mod sessions;
 pub mod status;
