@@ -41,6 +41,9 @@ pub struct Config {
     /// After a shutdown signal, how long to keep serving while `/ready` answers 503, so the load
     /// balancer stops sending traffic before the listener closes.
     pub drain_delay: Duration,
+    /// How long a run's hold on its session's turn lasts unless renewed: after a replica dies,
+    /// the next run in that session waits at most this long.
+    pub run_turn_lease: Duration,
 }
 
 impl Default for Config {
@@ -62,6 +65,7 @@ impl Default for Config {
             redis_timeout: Duration::from_millis(250),
             last_used_flush: Duration::from_secs(5),
             drain_delay: Duration::ZERO,
+            run_turn_lease: Duration::from_secs(30),
         }
     }
 }

@@ -74,6 +74,7 @@ pub fn build_state(
         tracker.clone(),
         openclaw_engine::RunsConfig {
             max_run: config.request_timeout,
+            turn_lease: config.run_turn_lease,
             ..Default::default()
         },
     );

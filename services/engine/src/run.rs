@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
-use futures::StreamExt;
+use std::panic::AssertUnwindSafe;
+
+use futures::{FutureExt, StreamExt};
 use openclaw_domain::{Error, ErrorKind, TenantId};
 use openclaw_store::redis::{Redis, Unavailable};
 use openclaw_store::{NewMessage, NewSession, RunOutcome, SessionRefusal, Store};
@@ -278,6 +280,12 @@ impl Runs {
         if req.message.trim().is_empty() {
             return Err(Error::invalid("message", "`message` must not be empty"));
         }
+        // A model named in the request is checked before a session is created for it.
+        let chosen = req
+            .model
+            .as_deref()
+            .map(|m| inner.providers.resolve(Some(m)))
+            .transpose()?;
         let defaults = NewSession {
             key: req.session_key.clone(),
             channel: req.channel.clone(),
@@ -296,9 +304,10 @@ impl Runs {
             SessionRefusal::Expired => Error::not_found("session"),
             SessionRefusal::KeyTaken => Error::new(ErrorKind::Conflict, "session id taken"),
         })?;
-        let (provider, model) = inner
-            .providers
-            .resolve(req.model.as_deref().or(session.model.as_deref()))?;
+        let (provider, model) = match chosen {
+            Some(resolved) => resolved,
+            None => inner.providers.resolve(session.model.as_deref())?,
+        };
         let run_id = Uuid::now_v7();
         inner
             .store
@@ -419,8 +428,17 @@ impl Runs {
         let started = Instant::now();
         let result = tokio::select! {
             _ = active.cancel.cancelled() => Err(Stop::Cancelled),
-            r = tokio::time::timeout(inner.config.max_run, self.turn(&active, provider.as_ref(), &mut ctx)) => {
-                r.unwrap_or_else(|_| Err(Stop::Failed(Error::new(ErrorKind::Timeout, "the run took longer than allowed"))))
+            r = tokio::time::timeout(
+                inner.config.max_run,
+                // A bug must still end the run, or its subscribers would wait forever.
+                AssertUnwindSafe(self.turn(&active, provider.as_ref(), &mut ctx)).catch_unwind(),
+            ) => match r {
+                Ok(Ok(result)) => result,
+                Ok(Err(_panic)) => {
+                    tracing::error!(run = %run_wire_id(ctx.run_id), "a run panicked");
+                    Err(Stop::Failed(Error::internal()))
+                }
+                Err(_) => Err(Stop::Failed(Error::new(ErrorKind::Timeout, "the run took longer than allowed"))),
             }
         };
         let latency_ms = started.elapsed().as_millis() as u64;
@@ -517,7 +535,9 @@ impl Runs {
         });
     }
 
-    /// The turn itself. Cancellation and the overall timeout are applied around it.
+    /// The turn itself: wait for the session's turn, then converse while a timer keeps the
+    /// lease (a model that is silent for a while must not lose it). Cancellation and the
+    /// overall timeout are applied around this.
     async fn turn(
         &self,
         active: &Active,
@@ -525,18 +545,46 @@ impl Runs {
         ctx: &mut RunCtx,
     ) -> Result<Finished, Stop> {
         let store = &self.inner.store;
-        let config = &self.inner.config;
-        let lease = chrono::Duration::from_std(config.turn_lease).expect("lease fits");
+        let lease = chrono::Duration::from_std(self.inner.config.turn_lease).expect("lease fits");
+        let (tenant, session, run) = (ctx.tenant, ctx.session, ctx.run_id);
         let mut wait = Duration::from_millis(10);
-        while !store
-            .try_take_turn(ctx.tenant, ctx.session, ctx.run_id, lease)
-            .await?
-        {
+        while !store.try_take_turn(tenant, session, run, lease).await? {
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_millis(250));
         }
-        let mut renewed = Instant::now();
+        let renew = async {
+            loop {
+                tokio::time::sleep(self.inner.config.turn_lease / 3).await;
+                match store.try_take_turn(tenant, session, run, lease).await {
+                    Ok(true) => {}
+                    // Another run holds the session now: going on would interleave the history.
+                    Ok(false) => {
+                        return Stop::Failed(Error::new(
+                            ErrorKind::Conflict,
+                            "the run lost its session's turn",
+                        ))
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not renew a session turn; retrying")
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            result = self.converse(active, provider, ctx) => result,
+            lost = renew => Err(lost),
+        }
+    }
 
+    /// History, the user's message, the model's streamed answer, the reply recorded.
+    async fn converse(
+        &self,
+        active: &Active,
+        provider: &dyn crate::Provider,
+        ctx: &mut RunCtx,
+    ) -> Result<Finished, Stop> {
+        let store = &self.inner.store;
+        let config = &self.inner.config;
         let history = match ctx.conversation {
             Some(_) => Vec::new(),
             None => {
@@ -594,12 +642,6 @@ impl Runs {
                     finish_reason = f.as_str().to_string();
                     usage = u;
                 }
-            }
-            if renewed.elapsed() > config.turn_lease / 3 {
-                store
-                    .try_take_turn(ctx.tenant, ctx.session, ctx.run_id, lease)
-                    .await?;
-                renewed = Instant::now();
             }
         }
         let content = active.text.lock().expect("run text").clone();

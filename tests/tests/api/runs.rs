@@ -340,3 +340,67 @@ async fn an_upstream_that_never_answers_ends_the_run_with_a_timeout() {
         "the question is kept, no answer invented"
     );
 }
+
+#[tokio::test]
+async fn a_silent_model_keeps_its_sessions_turn_past_the_lease() {
+    let mock = MockLlm::start().await;
+    let a = spawn_with(AppOptions {
+        providers: Some(mock_providers(&mock)),
+        configure: Box::new(|c| c.run_turn_lease = Duration::from_millis(300)),
+        ..Default::default()
+    })
+    .await;
+    let t = a.create_tenant(Tier::Free).await;
+    // The first answer starts only after three lease periods of silence.
+    mock.push(Script {
+        text: Some("late answer".into()),
+        ttft_ms: 1000,
+        ..Default::default()
+    });
+    mock.push(Script {
+        text: Some("second".into()),
+        ..Default::default()
+    });
+    let first = agent_run(&a, &t, "quiet", "q1");
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        agent_run(&a, &t, "quiet", "q2").await
+    };
+    let (r1, r2) = tokio::join!(first, second);
+    assert_eq!((r1.status().as_u16(), r2.status().as_u16()), (200, 200));
+    let conv = a.get_json("/v1/conversations/quiet", &t.key).await;
+    let contents: Vec<&str> = conv["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        contents,
+        vec!["q1", "late answer", "q2", "second"],
+        "the lease was renewed while the model was silent"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_model_is_refused_before_any_session_is_created() {
+    let mock = MockLlm::start().await;
+    let app = app_with(&mock).await;
+    let t = app.create_tenant(Tier::Free).await;
+    let resp = app
+        .post("/v1/agent/run")
+        .bearer_auth(&t.key)
+        .json(&json!({"message": "hi", "sessionKey": "fresh", "options": {"model": "nope/x"}}))
+        .send()
+        .await
+        .unwrap();
+    let err = expect_error(resp, 400, "invalid_request").await;
+    assert_eq!(err["error"]["param"], "model");
+    let resp = app
+        .get("/v1/sessions/fresh")
+        .bearer_auth(&t.key)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 404, "not_found").await;
+}
