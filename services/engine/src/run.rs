@@ -241,11 +241,11 @@ impl From<openclaw_store::StoreError> for Stop {
 }
 
 struct Finished {
-    message_id: Uuid,
     content: String,
     finish_reason: String,
     input_tokens: u64,
     output_tokens: u64,
+    tool_calls: Option<serde_json::Value>,
 }
 
 impl Runs {
@@ -309,9 +309,23 @@ impl Runs {
             None => inner.providers.resolve(session.model.as_deref())?,
         };
         let run_id = Uuid::now_v7();
-        inner
+        let lease = chrono::Duration::from_std(inner.config.turn_lease).expect("lease fits");
+        let first_turn = NewMessage {
+            role: "user".into(),
+            content: req.message.clone(),
+            run_id: Some(run_id),
+            ..Default::default()
+        };
+        let user_persisted = inner
             .store
-            .create_run(req.tenant, run_id, session.id, &model.to_string())
+            .begin_run(
+                req.tenant,
+                session.id,
+                run_id,
+                &model.to_string(),
+                first_turn,
+                lease,
+            )
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot record run");
@@ -360,7 +374,7 @@ impl Runs {
             session: session.id,
             message: req.message,
             chat,
-            user_persisted: false,
+            user_persisted,
             conversation: req.conversation,
         };
         let this = self.clone();
@@ -443,27 +457,30 @@ impl Runs {
         };
         let latency_ms = started.elapsed().as_millis() as u64;
         let model = ctx.chat.model.to_string();
-        let (outcome, event) = match result {
-            Ok(f) => (
-                RunOutcome {
+        let reply = |content: String, f: Option<&Finished>| NewMessage {
+            role: "assistant".into(),
+            content,
+            run_id: Some(ctx.run_id),
+            model: Some(model.clone()),
+            input_tokens: f.map(|f| f.input_tokens as i32),
+            output_tokens: f.map(|f| f.output_tokens as i32),
+            tool_calls: f.and_then(|f| f.tool_calls.clone()),
+            ..Default::default()
+        };
+        // The reply, the outcome, usage and the turn's release: one commit.
+        let (message, outcome, event) = match result {
+            Ok(f) => {
+                let outcome = RunOutcome {
                     status: "completed",
                     response: Some(f.content.clone()),
-                    response_message_id: Some(f.message_id),
                     finish_reason: Some(f.finish_reason.clone()),
                     input_tokens: f.input_tokens as i32,
                     output_tokens: f.output_tokens as i32,
                     latency_ms: latency_ms as i32,
                     error: None,
-                },
-                RunEventKind::Done {
-                    message_id: format!("msg_{}", f.message_id.simple()),
-                    content: f.content,
-                    finish_reason: f.finish_reason,
-                    input_tokens: f.input_tokens,
-                    output_tokens: f.output_tokens,
-                    latency_ms,
-                },
-            ),
+                };
+                (Some(reply(f.content.clone(), Some(&f))), outcome, Ok(f))
+            }
             Err(stop) => {
                 let (status, error) = match stop {
                     Stop::Cancelled => (
@@ -474,54 +491,60 @@ impl Runs {
                 };
                 // What was streamed before the end stays in the history, as the client saw it.
                 let partial = active.text.lock().expect("run text").clone();
-                if !partial.is_empty() && ctx.user_persisted {
-                    let m = NewMessage {
-                        role: "assistant".into(),
-                        content: partial.clone(),
-                        run_id: Some(ctx.run_id),
-                        model: Some(model.clone()),
-                        ..Default::default()
-                    };
-                    if let Err(e) = inner.store.append_message(ctx.tenant, ctx.session, m).await {
-                        tracing::warn!(error = %e, "could not keep a cut-short reply");
-                    }
-                }
+                let message = (!partial.is_empty() && ctx.user_persisted)
+                    .then(|| reply(partial.clone(), None));
                 let (http, code, _) = error.kind.parts();
                 let code = if status == "cancelled" {
                     "cancelled"
                 } else {
                     code
                 };
-                (
-                    RunOutcome {
-                        status,
-                        response: (!partial.is_empty()).then_some(partial),
-                        error: Some(json!({"code": code, "message": error.message})),
-                        latency_ms: latency_ms as i32,
-                        ..Default::default()
-                    },
-                    RunEventKind::Error {
-                        code: code.into(),
-                        message: error.message,
-                        status: http,
-                    },
-                )
+                let outcome = RunOutcome {
+                    status,
+                    response: (!partial.is_empty()).then_some(partial),
+                    error: Some(json!({"code": code, "message": error.message})),
+                    latency_ms: latency_ms as i32,
+                    ..Default::default()
+                };
+                let event = RunEventKind::Error {
+                    code: code.into(),
+                    message: error.message,
+                    status: http,
+                };
+                (message, outcome, Err(event))
             }
         };
-        if let Err(e) = inner
+        let saved = match inner
             .store
-            .finish_run(ctx.tenant, ctx.run_id, &model, &outcome)
+            .end_run(
+                ctx.tenant,
+                ctx.session,
+                ctx.run_id,
+                &model,
+                message,
+                &outcome,
+            )
             .await
         {
-            tracing::error!(error = %e, run = %run_wire_id(ctx.run_id), "could not record the end of a run");
-        }
-        if let Err(e) = inner
-            .store
-            .release_turn(ctx.tenant, ctx.session, ctx.run_id)
-            .await
-        {
-            tracing::warn!(error = %e, "could not release a session turn; it lapses with its lease");
-        }
+            Ok((saved, _)) => saved,
+            Err(e) => {
+                tracing::error!(error = %e, run = %run_wire_id(ctx.run_id), "could not record the end of a run");
+                None
+            }
+        };
+        let event = match event {
+            Ok(f) => RunEventKind::Done {
+                message_id: saved
+                    .map(|m| format!("msg_{}", m.id.simple()))
+                    .unwrap_or_default(),
+                content: f.content,
+                finish_reason: f.finish_reason,
+                input_tokens: f.input_tokens,
+                output_tokens: f.output_tokens,
+                latency_ms,
+            },
+            Err(error) => error,
+        };
         active.emit(event);
         tracing::info!(run = %run_wire_id(ctx.run_id), status = outcome.status, latency_ms, "run finished");
         // Keep the finished run readable for late local subscribers for a while. Dropping it
@@ -535,9 +558,10 @@ impl Runs {
         });
     }
 
-    /// The turn itself: wait for the session's turn, then converse while a timer keeps the
-    /// lease (a model that is silent for a while must not lose it). Cancellation and the
-    /// overall timeout are applied around this.
+    /// The turn itself: wait for the session's turn unless `begin_run` already took it (then the
+    /// user's message is recorded in the same commit), and converse while a timer keeps the lease
+    /// (a model that is silent for a while must not lose it). Cancellation and the overall
+    /// timeout are applied around this.
     async fn turn(
         &self,
         active: &Active,
@@ -548,14 +572,19 @@ impl Runs {
         let lease = chrono::Duration::from_std(self.inner.config.turn_lease).expect("lease fits");
         let (tenant, session, run) = (ctx.tenant, ctx.session, ctx.run_id);
         let mut wait = Duration::from_millis(10);
-        while !store.try_take_turn(tenant, session, run, lease).await? {
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_millis(250));
+        while !ctx.user_persisted {
+            ctx.user_persisted = store
+                .take_turn(tenant, session, run, user_message(ctx), lease)
+                .await?;
+            if !ctx.user_persisted {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_millis(250));
+            }
         }
         let renew = async {
             loop {
                 tokio::time::sleep(self.inner.config.turn_lease / 3).await;
-                match store.try_take_turn(tenant, session, run, lease).await {
+                match store.renew_turn(tenant, session, run, lease).await {
                     Ok(true) => {}
                     // Another run holds the session now: going on would interleave the history.
                     Ok(false) => {
@@ -576,39 +605,23 @@ impl Runs {
         }
     }
 
-    /// History, the user's message, the model's streamed answer, the reply recorded.
+    /// The history (which now ends with the user's message) or the client's own conversation,
+    /// then the model's streamed answer.
     async fn converse(
         &self,
         active: &Active,
         provider: &dyn crate::Provider,
         ctx: &mut RunCtx,
     ) -> Result<Finished, Stop> {
-        let store = &self.inner.store;
-        let config = &self.inner.config;
-        let history = match ctx.conversation {
-            Some(_) => Vec::new(),
-            None => {
-                store
-                    .recent_messages(ctx.tenant, ctx.session, config.history_messages)
-                    .await?
-            }
-        };
-        let user = NewMessage {
-            role: "user".into(),
-            content: ctx.message.clone(),
-            run_id: Some(ctx.run_id),
-            ..Default::default()
-        };
-        store.append_message(ctx.tenant, ctx.session, user).await?;
-        ctx.user_persisted = true;
-
         ctx.chat.messages = match ctx.conversation.take() {
             Some(conversation) => conversation,
             None => {
-                let mut messages: Vec<ChatMessage> =
-                    history.iter().filter_map(history_message).collect();
-                messages.push(ChatMessage::user(ctx.message.clone()));
-                messages
+                let history = self
+                    .inner
+                    .store
+                    .recent_messages(ctx.tenant, ctx.session, self.inner.config.history_messages)
+                    .await?;
+                history.iter().filter_map(history_message).collect()
             }
         };
         let mut stream = provider.stream(&ctx.chat).await?;
@@ -644,25 +657,23 @@ impl Runs {
                 }
             }
         }
-        let content = active.text.lock().expect("run text").clone();
-        let reply = NewMessage {
-            role: "assistant".into(),
-            content: content.clone(),
-            run_id: Some(ctx.run_id),
-            model: Some(ctx.chat.model.to_string()),
-            input_tokens: Some(usage.input_tokens as i32),
-            output_tokens: Some(usage.output_tokens as i32),
-            tool_calls: (!tool_calls.is_empty()).then_some(serde_json::Value::Array(tool_calls)),
-            ..Default::default()
-        };
-        let saved = store.append_message(ctx.tenant, ctx.session, reply).await?;
         Ok(Finished {
-            message_id: saved.id,
-            content,
+            content: active.text.lock().expect("run text").clone(),
             finish_reason,
             input_tokens: usage.input_tokens,
             output_tokens: usage.output_tokens,
+            tool_calls: (!tool_calls.is_empty()).then_some(serde_json::Value::Array(tool_calls)),
         })
+    }
+}
+
+/// The user's turn as recorded in the session.
+fn user_message(ctx: &RunCtx) -> NewMessage {
+    NewMessage {
+        role: "user".into(),
+        content: ctx.message.clone(),
+        run_id: Some(ctx.run_id),
+        ..Default::default()
     }
 }
 

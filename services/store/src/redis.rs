@@ -270,8 +270,12 @@ impl Redis {
                 .arg(payload)
                 .ignore();
         }
-        pipe.cmd("PEXPIRE").arg(&key).arg(ttl.as_millis() as u64).ignore();
-        self.run(|mut c| async move { pipe.query_async::<()>(&mut c).await }).await
+        pipe.cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ttl.as_millis() as u64)
+            .ignore();
+        self.run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
+            .await
     }
 
     /// Up to `count` events of a run after event `after` (exclusive), oldest first.

@@ -7,7 +7,8 @@ use serde_json::Value;
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Result, Store};
+use crate::sessions::insert_message;
+use crate::{MessageRecord, NewMessage, Result, Store};
 
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct RunRecord {
@@ -33,7 +34,6 @@ pub struct RunOutcome {
     /// `completed`, `failed` or `cancelled`.
     pub status: &'static str,
     pub response: Option<String>,
-    pub response_message_id: Option<Uuid>,
     pub finish_reason: Option<String>,
     pub error: Option<Value>,
     pub input_tokens: i32,
@@ -55,13 +55,18 @@ const RUN_COLUMNS: &str = "r.id, r.session_id, s.key AS session_key, r.status, r
     r.created_at, r.finished_at";
 
 impl Store {
-    pub async fn create_run(
+    /// Records a new run and, if the session's turn is free, takes it and records the user's
+    /// message — one commit, before the model is called. Returns whether the turn was taken;
+    /// if not, the run waits and calls `take_turn`.
+    pub async fn begin_run(
         &self,
         tenant: TenantId,
-        run: Uuid,
         session: Uuid,
+        run: Uuid,
         model: &str,
-    ) -> Result<()> {
+        user: NewMessage,
+        lease: Duration,
+    ) -> Result<bool> {
         let mut tx = self.tenant_tx(tenant).await?;
         sqlx::query("INSERT INTO runs (tenant_id, id, session_id, model) VALUES ($1, $2, $3, $4)")
             .bind(tenant.as_uuid())
@@ -70,20 +75,49 @@ impl Store {
             .bind(model)
             .execute(&mut *tx)
             .await?;
+        let took = claim_turn(&mut tx, tenant, session, run, lease).await?;
+        if took {
+            insert_message(&mut tx, tenant, session, user).await?;
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(took)
     }
 
-    /// Records the end of a run and its usage in one transaction. A run already ended (an abort
-    /// racing completion) keeps its first outcome; returns whether this call ended it.
-    pub async fn finish_run(
+    /// Takes the session's turn for `run` and records the user's message, if the turn is free.
+    pub async fn take_turn(
         &self,
         tenant: TenantId,
+        session: Uuid,
         run: Uuid,
-        model: &str,
-        o: &RunOutcome,
+        user: NewMessage,
+        lease: Duration,
     ) -> Result<bool> {
         let mut tx = self.tenant_tx(tenant).await?;
+        let took = claim_turn(&mut tx, tenant, session, run, lease).await?;
+        if took {
+            insert_message(&mut tx, tenant, session, user).await?;
+        }
+        tx.commit().await?;
+        Ok(took)
+    }
+
+    /// Ends a run in one commit: its reply (if any) joins the history, its outcome and usage are
+    /// recorded, and the session's turn is released. A run already ended (an abort racing
+    /// completion) keeps its first outcome; returns the reply and whether this call ended it.
+    pub async fn end_run(
+        &self,
+        tenant: TenantId,
+        session: Uuid,
+        run: Uuid,
+        model: &str,
+        reply: Option<NewMessage>,
+        o: &RunOutcome,
+    ) -> Result<(Option<MessageRecord>, bool)> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let reply = match reply {
+            Some(m) => Some(insert_message(&mut tx, tenant, session, m).await?),
+            None => None,
+        };
         let done = sqlx::query(
             "UPDATE runs SET status = $3, response = $4, response_message_id = $5, finish_reason = $6, \
              error = $7, input_tokens = $8, output_tokens = $9, latency_ms = $10, finished_at = now() \
@@ -93,7 +127,7 @@ impl Store {
         .bind(run)
         .bind(o.status)
         .bind(&o.response)
-        .bind(o.response_message_id)
+        .bind(reply.as_ref().map(|m| m.id))
         .bind(&o.finish_reason)
         .bind(&o.error)
         .bind(o.input_tokens)
@@ -116,8 +150,17 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        sqlx::query(
+            "UPDATE sessions SET turn_run = NULL, turn_until = NULL \
+             WHERE tenant_id = $1 AND id = $2 AND turn_run = $3",
+        )
+        .bind(tenant.as_uuid())
+        .bind(session)
+        .bind(run)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(ended)
+        Ok((reply, ended))
     }
 
     pub async fn get_run(&self, tenant: TenantId, run: Uuid) -> Result<Option<RunRecord>> {
@@ -134,8 +177,8 @@ impl Store {
         Ok(row)
     }
 
-    /// Tries to take the session's turn for `run` for `lease`; false while another run holds it.
-    pub async fn try_take_turn(
+    /// Extends `run`'s hold on its session's turn; false if it no longer holds it.
+    pub async fn renew_turn(
         &self,
         tenant: TenantId,
         session: Uuid,
@@ -143,9 +186,8 @@ impl Store {
         lease: Duration,
     ) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE sessions SET turn_run = $3, turn_until = now() + $4 * interval '1 millisecond' \
-             WHERE tenant_id = $1 AND id = $2 \
-             AND (turn_run IS NULL OR turn_run = $3 OR turn_until < now())",
+            "UPDATE sessions SET turn_until = now() + $4 * interval '1 millisecond' \
+             WHERE tenant_id = $1 AND id = $2 AND turn_run = $3",
         )
         .bind(tenant.as_uuid())
         .bind(session)
@@ -154,19 +196,6 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    pub async fn release_turn(&self, tenant: TenantId, session: Uuid, run: Uuid) -> Result<()> {
-        sqlx::query(
-            "UPDATE sessions SET turn_run = NULL, turn_until = NULL \
-             WHERE tenant_id = $1 AND id = $2 AND turn_run = $3",
-        )
-        .bind(tenant.as_uuid())
-        .bind(session)
-        .bind(run)
-        .execute(self.pool())
-        .await?;
-        Ok(())
     }
 
     /// The last `n` messages of a session, oldest first: a run's history.
@@ -212,4 +241,25 @@ impl Store {
         tx.commit().await?;
         Ok(rows)
     }
+}
+
+/// Takes the session's turn for `run` inside `tx` if it is free (or lapsed, or already `run`'s).
+async fn claim_turn(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    tenant: TenantId,
+    session: Uuid,
+    run: Uuid,
+    lease: Duration,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE sessions SET turn_run = $3, turn_until = now() + $4 * interval '1 millisecond' \
+         WHERE tenant_id = $1 AND id = $2 AND (turn_run IS NULL OR turn_run = $3 OR turn_until < now())",
+    )
+    .bind(tenant.as_uuid())
+    .bind(session)
+    .bind(run)
+    .bind(lease.num_milliseconds() as f64)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

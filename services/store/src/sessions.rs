@@ -241,35 +241,7 @@ impl Store {
         m: NewMessage,
     ) -> Result<MessageRecord> {
         let mut tx = self.tenant_tx(tenant).await?;
-        let seq: i64 = sqlx::query_scalar(
-            "UPDATE sessions SET next_seq = next_seq + 1, message_count = message_count + 1, \
-             last_message_at = now(), updated_at = now() \
-             WHERE tenant_id = $1 AND id = $2 RETURNING next_seq - 1",
-        )
-        .bind(tenant.as_uuid())
-        .bind(session)
-        .fetch_one(&mut *tx)
-        .await?;
-        let row: MessageRecord = sqlx::query_as(
-            "INSERT INTO messages (tenant_id, session_id, id, seq, role, content, tool_calls, tool_call_id, \
-             run_id, model, input_tokens, output_tokens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             RETURNING id, seq, role, content, tool_calls, tool_call_id, run_id, model, input_tokens, \
-             output_tokens, created_at",
-        )
-        .bind(tenant.as_uuid())
-        .bind(session)
-        .bind(Uuid::now_v7())
-        .bind(seq)
-        .bind(m.role)
-        .bind(m.content)
-        .bind(m.tool_calls)
-        .bind(m.tool_call_id)
-        .bind(m.run_id)
-        .bind(m.model)
-        .bind(m.input_tokens)
-        .bind(m.output_tokens)
-        .fetch_one(&mut *tx)
-        .await?;
+        let row = insert_message(&mut tx, tenant, session, m).await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -308,4 +280,44 @@ impl Store {
                 .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Appends a message inside `tx`. The session row is locked while its next sequence number is
+/// taken, so concurrent writers to one session get a total order.
+pub(crate) async fn insert_message(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    tenant: TenantId,
+    session: Uuid,
+    m: NewMessage,
+) -> Result<MessageRecord> {
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE sessions SET next_seq = next_seq + 1, message_count = message_count + 1, \
+         last_message_at = now(), updated_at = now() \
+         WHERE tenant_id = $1 AND id = $2 RETURNING next_seq - 1",
+    )
+    .bind(tenant.as_uuid())
+    .bind(session)
+    .fetch_one(&mut **tx)
+    .await?;
+    let row = sqlx::query_as(
+        "INSERT INTO messages (tenant_id, session_id, id, seq, role, content, tool_calls, tool_call_id, \
+         run_id, model, input_tokens, output_tokens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         RETURNING id, seq, role, content, tool_calls, tool_call_id, run_id, model, input_tokens, \
+         output_tokens, created_at",
+    )
+    .bind(tenant.as_uuid())
+    .bind(session)
+    .bind(Uuid::now_v7())
+    .bind(seq)
+    .bind(m.role)
+    .bind(m.content)
+    .bind(m.tool_calls)
+    .bind(m.tool_call_id)
+    .bind(m.run_id)
+    .bind(m.model)
+    .bind(m.input_tokens)
+    .bind(m.output_tokens)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row)
 }

@@ -2,185 +2,24 @@
 //! tenant stack: auth, Redis rate limit, concurrency permit) against the same server's `/health`.
 
 use std::process::ExitCode;
-use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{anyhow, ensure, Context};
+use anyhow::{ensure, Context};
 use openclaw_domain::Tier;
+use openclaw_tests::load::{env_or, measure, print_row, Target, MAX_ERROR_RATE, WARM_UP};
 use openclaw_tests::{spawn_with, AppOptions, TestApp};
-use reqwest::header::{HeaderValue, AUTHORIZATION};
-use reqwest::{Client, RequestBuilder, StatusCode, Url};
+use reqwest::header::HeaderValue;
+use reqwest::{Client, StatusCode, Url};
 use serde_json::{json, Value};
 
-/// Load before each measured window, not recorded: connections open, caches and the script
-/// cache in Redis are warm, the allocator has settled.
-const WARM_UP: Duration = Duration::from_secs(2);
-/// Above this share of failed requests the figures do not describe the server.
-const MAX_ERROR_RATE: f64 = 0.01;
 /// Far above what the bench can send, so no request is ever refused with a 429.
 const REQUESTS_PER_HOUR: u32 = 1_000_000_000;
-
-#[derive(Clone)]
-struct Target {
-    label: &'static str,
-    url: Url,
-    authorization: Option<HeaderValue>,
-}
-
-impl Target {
-    fn get(&self, client: &Client) -> RequestBuilder {
-        let req = client.get(self.url.clone());
-        match &self.authorization {
-            Some(value) => req.header(AUTHORIZATION, value.clone()),
-            None => req,
-        }
-    }
-}
-
-/// What one load task saw during the measured window.
-struct Worker {
-    /// Microseconds from send to the body fully read, successful requests only.
-    latencies: Vec<u32>,
-    errors: u64,
-    first_error: Option<String>,
-}
-
-struct Measured {
-    /// Successful responses; `rps` and the percentiles are over these.
-    ok: usize,
-    errors: u64,
-    first_error: Option<String>,
-    rps: f64,
-    p50: u32,
-    p90: u32,
-    p99: u32,
-    max: u32,
-}
-
-fn env_or<T: FromStr>(name: &str, default: T) -> anyhow::Result<T> {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| anyhow!("{name}={v:?} is not a valid number")),
-        Err(_) => Ok(default),
-    }
-}
-
-/// One request to completion: `Err` carries what a reader needs to see why it failed.
-async fn request(client: &Client, target: &Target) -> Result<(), String> {
-    let resp = target
-        .get(client)
-        .send()
-        .await
-        .map_err(|e| format!("transport: {e}"))?;
-    let status = resp.status();
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| format!("{status}, body: {e}"))?;
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{status}: {}",
-            String::from_utf8_lossy(&body[..body.len().min(300)])
-        ))
-    }
-}
-
-/// Runs `concurrency` looping tasks over the shared client for the warm-up then `window`,
-/// recording requests sent inside the window (those still in flight at its end complete and
-/// count, so rps is by send time and the window is never cut short).
-async fn measure(
-    client: &Client,
-    target: &Target,
-    concurrency: usize,
-    window: Duration,
-) -> Measured {
-    let measure_from = Instant::now() + WARM_UP;
-    let end = measure_from + window;
-    // Sized for ~50k requests/s in all, so the vectors rarely grow inside the window.
-    let per_task = (window.as_secs_f64() * 50_000.0 / concurrency as f64) as usize;
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let client = client.clone();
-            let target = target.clone();
-            tokio::spawn(async move {
-                let mut w = Worker {
-                    latencies: Vec::with_capacity(per_task),
-                    errors: 0,
-                    first_error: None,
-                };
-                loop {
-                    let sent = Instant::now();
-                    if sent >= end {
-                        break w;
-                    }
-                    let outcome = request(&client, &target).await;
-                    if sent < measure_from {
-                        continue;
-                    }
-                    match outcome {
-                        Ok(()) => w
-                            .latencies
-                            .push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX)),
-                        Err(e) => {
-                            w.errors += 1;
-                            w.first_error.get_or_insert(e);
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    let (mut errors, mut first_error) = (0, None);
-    for task in futures::future::join_all(tasks).await {
-        let w = task.expect("load task panicked");
-        latencies.extend_from_slice(&w.latencies);
-        errors += w.errors;
-        first_error = first_error.or(w.first_error);
-    }
-    latencies.sort_unstable();
-    // Nearest rank: the smallest latency at least `p` of the requests did not exceed.
-    let pct = |p: f64| match latencies.len() {
-        0 => 0,
-        n => latencies[((p * n as f64).ceil() as usize).clamp(1, n) - 1],
-    };
-    Measured {
-        ok: latencies.len(),
-        errors,
-        first_error,
-        rps: latencies.len() as f64 / window.as_secs_f64(),
-        p50: pct(0.50),
-        p90: pct(0.90),
-        p99: pct(0.99),
-        max: latencies.last().copied().unwrap_or(0),
-    }
-}
-
-fn ms(micros: u32) -> String {
-    format!("{:.3}ms", f64::from(micros) / 1e3)
-}
-
-fn print_row(label: &str, m: &Measured) {
-    println!(
-        "{label:<30} {:>8.0} {:>9} {:>9} {:>9} {:>9} {:>8}",
-        m.rps,
-        ms(m.p50),
-        ms(m.p90),
-        ms(m.p99),
-        ms(m.max),
-        m.errors
-    );
-}
 
 /// One authenticated request before measuring: it must pass, carry the raised limit (not a
 /// stale cached one) and report the shared Redis limiter as healthy.
 async fn check_status(client: &Client, target: &Target) -> anyhow::Result<()> {
     let resp = target
-        .get(client)
+        .request(client)
         .send()
         .await
         .context("first GET /v1/status")?;
@@ -248,16 +87,12 @@ async fn main() -> anyhow::Result<ExitCode> {
         .timeout(Duration::from_secs(10))
         .build()?;
     let base = Url::parse(&app.base)?;
-    let health = Target {
-        label: "GET /health (no auth)",
-        url: base.join("/health")?,
-        authorization: None,
-    };
-    let status = Target {
-        label: "GET /v1/status (auth+limit)",
-        url: base.join("/v1/status")?,
-        authorization: Some(HeaderValue::from_str(&format!("Bearer {}", tenant.key))?),
-    };
+    let health = Target::get("GET /health (no auth)", base.join("/health")?, None);
+    let status = Target::get(
+        "GET /v1/status (auth+limit)",
+        base.join("/v1/status")?,
+        Some(HeaderValue::from_str(&format!("Bearer {}", tenant.key))?),
+    );
     check_status(&client, &status).await?;
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use openclaw_domain::Tier;
 use openclaw_store::redis::Redis;
-use openclaw_store::{RunOutcome, SessionRefusal};
+use openclaw_store::{NewMessage, RunOutcome};
 use openclaw_tests::{fresh_prefix, services, spawn_app};
 use uuid::Uuid;
 
@@ -44,6 +44,15 @@ async fn run_events_replay_in_order_after_a_given_id() {
         .is_empty());
 }
 
+fn said(run: Uuid, text: &str) -> NewMessage {
+    NewMessage {
+        role: "user".into(),
+        content: text.into(),
+        run_id: Some(run),
+        ..Default::default()
+    }
+}
+
 #[tokio::test]
 async fn one_run_at_a_time_holds_a_sessions_turn_and_a_lapsed_lease_frees_it() {
     let app = spawn_app().await;
@@ -59,42 +68,64 @@ async fn one_run_at_a_time_holds_a_sessions_turn_and_a_lapsed_lease_frees_it() {
     let lease = chrono::Duration::seconds(30);
     assert!(app
         .store
-        .try_take_turn(tenant, s.id, a, lease)
-        .await
-        .unwrap());
-    assert!(!app
-        .store
-        .try_take_turn(tenant, s.id, b, lease)
+        .begin_run(tenant, s.id, a, "m", said(a, "a"), lease)
         .await
         .unwrap());
     assert!(
-        app.store
-            .try_take_turn(tenant, s.id, a, lease)
+        !app.store
+            .begin_run(tenant, s.id, b, "m", said(b, "b"), lease)
             .await
             .unwrap(),
-        "renewal by the holder"
+        "a holds the turn"
     );
-    app.store.release_turn(tenant, s.id, a).await.unwrap();
+    assert!(!app
+        .store
+        .take_turn(tenant, s.id, b, said(b, "b"), lease)
+        .await
+        .unwrap());
+    assert!(app.store.renew_turn(tenant, s.id, a, lease).await.unwrap());
+    assert!(
+        !app.store.renew_turn(tenant, s.id, b, lease).await.unwrap(),
+        "only the holder renews"
+    );
+    let done = RunOutcome {
+        status: "completed",
+        ..Default::default()
+    };
+    app.store
+        .end_run(tenant, s.id, a, "m", None, &done)
+        .await
+        .unwrap();
     assert!(app
         .store
-        .try_take_turn(tenant, s.id, b, chrono::Duration::milliseconds(1))
+        .take_turn(
+            tenant,
+            s.id,
+            b,
+            said(b, "b"),
+            chrono::Duration::milliseconds(1)
+        )
         .await
         .unwrap());
     tokio::time::sleep(Duration::from_millis(20)).await;
+    let c = Uuid::now_v7();
     assert!(
         app.store
-            .try_take_turn(tenant, s.id, a, lease)
+            .begin_run(tenant, s.id, c, "m", said(c, "c"), lease)
             .await
             .unwrap(),
         "a crashed holder's lease lapses"
     );
-    assert_ne!(
-        app.store
-            .ensure_session(tenant, "default", Default::default())
-            .await
-            .unwrap(),
-        Err(SessionRefusal::Expired)
-    );
+    // Each user message was recorded exactly when its run took the turn.
+    let said: Vec<String> = app
+        .store
+        .recent_messages(tenant, s.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(said, vec!["a", "b", "c"]);
 }
 
 #[tokio::test]
@@ -109,8 +140,9 @@ async fn a_run_ends_once_and_counts_its_usage_once() {
         .unwrap()
         .unwrap();
     let run = Uuid::now_v7();
+    let lease = chrono::Duration::seconds(30);
     app.store
-        .create_run(tenant, run, s.id, "builtin/echo")
+        .begin_run(tenant, s.id, run, "builtin/echo", said(run, "hi"), lease)
         .await
         .unwrap();
     let got = app.store.get_run(tenant, run).await.unwrap().unwrap();
@@ -124,30 +156,33 @@ async fn a_run_ends_once_and_counts_its_usage_once() {
         output_tokens: 5,
         ..Default::default()
     };
-    assert!(app
+    let reply = NewMessage {
+        role: "assistant".into(),
+        content: "hello".into(),
+        ..Default::default()
+    };
+    let (saved, ended) = app
         .store
-        .finish_run(tenant, run, "builtin/echo", &outcome)
+        .end_run(tenant, s.id, run, "builtin/echo", Some(reply), &outcome)
         .await
-        .unwrap());
+        .unwrap();
+    assert!(ended);
     let abort = RunOutcome {
         status: "cancelled",
         ..Default::default()
     };
-    assert!(
-        !app.store
-            .finish_run(tenant, run, "builtin/echo", &abort)
-            .await
-            .unwrap(),
-        "first outcome wins"
-    );
+    let (_, again) = app
+        .store
+        .end_run(tenant, s.id, run, "builtin/echo", None, &abort)
+        .await
+        .unwrap();
+    assert!(!again, "first outcome wins");
+    let got = app.store.get_run(tenant, run).await.unwrap().unwrap();
+    assert_eq!(got.status, "completed");
     assert_eq!(
-        app.store
-            .get_run(tenant, run)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        "completed"
+        got.response_message_id,
+        saved.map(|m| m.id),
+        "the reply is linked to its run"
     );
     let today = chrono::Utc::now().date_naive();
     let usage = app
