@@ -27,10 +27,14 @@ test:
 	  cargo test --workspace --no-fail-fast; \
 	fi
 
-## Throughput and latency of the middleware stack, from one run (see README).
+## Benchmarks, from one run each (see README): the middleware stack; then, with real
+## processes, /v1/chat/completions overhead against mock-llm and memory per open SSE stream.
 bench:
 	@env="$$($(SERVICES) up --require-redis)" || exit 1; eval "$$env"; \
-	cargo run --release -q -p openclaw-tests --bin bench
+	cargo build --release -q -p openclaw -p openclaw-mock-llm -p openclaw-tests --bins; \
+	cargo run --release -q -p openclaw-tests --bin bench; \
+	echo; \
+	cargo run --release -q -p openclaw-tests --bin bench_runs
 
 fmt:
 	cargo fmt --all
