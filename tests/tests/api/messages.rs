@@ -392,6 +392,15 @@ async fn runs_and_their_routes_are_invisible_to_other_tenants() {
         .await
         .unwrap();
     expect_error(resp, 404, "not_found").await;
+    // S1 writes only into the caller's own sessions.
+    let resp = post(
+        &app,
+        &bob,
+        "/v1/sessions/private/messages",
+        json!({"content": "let me in"}),
+    )
+    .await;
+    expect_error(resp, 404, "not_found").await;
     // Bob writing to "private" gets his own session, not Alice's.
     let r: Value = post(
         &app,
