@@ -217,7 +217,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let providers = openclaw_engine::Providers::new(openclaw_engine::ProvidersConfig::from_env())
         .context("model provider configuration")?;
     tracing::info!(default_model = %providers.default_model(), providers = ?providers.provider_names(), "models");
-    let state = openclaw_api::build_state(config, store.clone(), redis, std::sync::Arc::new(providers));
+    let state =
+        openclaw_api::build_state(config, store.clone(), redis, std::sync::Arc::new(providers));
     let running =
         openclaw_api::serve(state, listener, Some(metrics_listener), shutdown.clone()).await?;
     tracing::info!(addr = %running.addr, metrics = ?running.metrics_addr, "openclaw serving");
