@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::transport::{
-    parse_arguments, stream_error, upstream_error, Failure, HttpConfig, SseDecoder, Upstream,
+    cut_short, parse_arguments, stream_error, upstream_error, Failure, HttpConfig, SseDecoder,
+    Upstream,
 };
 use super::types::{
     ChatRequest, Completion, FinishReason, Role, StreamEvent, ToolCall, ToolChoice, Usage,
@@ -469,14 +470,7 @@ impl SseDecoder for AnthropicDecoder {
             self.done(out);
             return Ok(());
         }
-        Err(Failure::retryable(upstream_error(
-            self.provider,
-            None,
-            format!(
-                "{} upstream ended the stream before the answer was complete",
-                self.provider
-            ),
-        )))
+        Err(cut_short(self.provider))
     }
 }
 

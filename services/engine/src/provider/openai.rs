@@ -13,7 +13,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::transport::{
-    parse_arguments, stream_error, upstream_error, Failure, HttpConfig, SseDecoder, Upstream,
+    cut_short, parse_arguments, stream_error, upstream_error, Failure, HttpConfig, SseDecoder,
+    Upstream,
 };
 use super::types::{
     ChatMessage, ChatRequest, Completion, FinishReason, Role, StreamEvent, ToolCall, ToolChoice,
@@ -479,14 +480,7 @@ impl SseDecoder for OpenAiDecoder {
             self.done(out);
             return Ok(());
         }
-        Err(Failure::retryable(upstream_error(
-            self.provider,
-            None,
-            format!(
-                "{} upstream ended the stream before the answer was complete",
-                self.provider
-            ),
-        )))
+        Err(cut_short(self.provider))
     }
 }
 

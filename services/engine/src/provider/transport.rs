@@ -139,6 +139,16 @@ impl std::fmt::Display for Failure {
 }
 
 /// A client-safe 502 naming the provider; `details` carries what an operator needs.
+/// A stream that ended before its answer was complete: worth another attempt if nothing has
+/// reached the caller yet.
+pub(crate) fn cut_short(provider: &str) -> Failure {
+    Failure::retryable(upstream_error(
+        provider,
+        None,
+        format!("{provider} upstream ended the stream before the answer was complete"),
+    ))
+}
+
 pub(crate) fn upstream_error(provider: &str, status: Option<u16>, message: String) -> Error {
     let mut details = json!({ "provider": provider });
     if let Some(status) = status {
