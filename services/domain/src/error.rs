@@ -21,6 +21,8 @@ pub enum ErrorKind {
     Internal,
     Upstream,
     Unavailable,
+    /// The model provider (or another upstream) did not answer in time.
+    UpstreamTimeout,
 }
 
 impl ErrorKind {
@@ -45,6 +47,7 @@ impl ErrorKind {
             ErrorKind::Internal => (500, "internal_error", "api_error"),
             ErrorKind::Upstream => (502, "upstream_error", "api_error"),
             ErrorKind::Unavailable => (503, "service_unavailable", "api_error"),
+            ErrorKind::UpstreamTimeout => (504, "upstream_timeout", "api_error"),
         }
     }
 
@@ -62,6 +65,7 @@ impl ErrorKind {
             429 => ErrorKind::RateLimited,
             502 => ErrorKind::Upstream,
             503 => ErrorKind::Unavailable,
+            504 => ErrorKind::UpstreamTimeout,
             s if (400..500).contains(&s) => ErrorKind::InvalidRequest,
             _ => ErrorKind::Internal,
         }

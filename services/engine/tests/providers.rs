@@ -532,7 +532,7 @@ async fn a_hung_upstream_times_out() {
         } else {
             provider.complete(&req).await.unwrap_err()
         };
-        assert_eq!(err.kind, ErrorKind::Timeout, "{err}");
+        assert_eq!(err.kind, ErrorKind::UpstreamTimeout, "{err}");
         assert!(
             started.elapsed() < Duration::from_secs(3),
             "{:?}",
@@ -557,7 +557,7 @@ async fn a_silent_stream_times_out_before_and_after_the_first_token() {
         ..Script::default()
     });
     let err = provider.stream(&req).await.map(|_| ()).unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Timeout, "{err}");
+    assert_eq!(err.kind, ErrorKind::UpstreamTimeout, "{err}");
 
     mock.push(Script {
         text: Some("slow words here".into()),
@@ -568,7 +568,7 @@ async fn a_silent_stream_times_out_before_and_after_the_first_token() {
     assert_eq!(events[0], Ok(StreamEvent::Delta("slow".into())));
     assert_eq!(
         events.last().unwrap().as_ref().unwrap_err().kind,
-        ErrorKind::Timeout
+        ErrorKind::UpstreamTimeout
     );
 }
 

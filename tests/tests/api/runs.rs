@@ -327,7 +327,12 @@ async fn an_upstream_that_never_answers_ends_the_run_with_a_timeout() {
         ..Default::default()
     });
     let started = Instant::now();
-    let err = expect_error(agent_run(&app, &t, "s", "hello?").await, 408, "timeout").await;
+    let err = expect_error(
+        agent_run(&app, &t, "s", "hello?").await,
+        504,
+        "upstream_timeout",
+    )
+    .await;
     assert!(err["error"]["message"].is_string());
     assert!(
         started.elapsed() < Duration::from_secs(10),

@@ -266,7 +266,7 @@ impl Providers {
             failed => {
                 let error = match failed {
                     Ok(Err(e)) => e,
-                    _ => Error::new(ErrorKind::Timeout, "model list fetch timed out"),
+                    _ => Error::new(ErrorKind::UpstreamTimeout, "model list fetch timed out"),
                 };
                 tracing::warn!(
                     provider = entry.provider.name(),

@@ -158,7 +158,7 @@ pub(crate) fn upstream_error(provider: &str, status: Option<u16>, message: Strin
 }
 
 pub(crate) fn timeout_error(provider: &str, message: String) -> Error {
-    Error::new(ErrorKind::Timeout, message).with_details(json!({ "provider": provider }))
+    Error::new(ErrorKind::UpstreamTimeout, message).with_details(json!({ "provider": provider }))
 }
 
 /// Classifies a reqwest failure. Its text is not passed on: it can carry the URL, and the URL
@@ -826,7 +826,7 @@ pub(crate) mod tests {
         .await;
         assert_eq!(items.len(), 1);
         let err = &items[0].as_ref().unwrap_err().error;
-        assert_eq!(err.kind, ErrorKind::Timeout);
+        assert_eq!(err.kind, ErrorKind::UpstreamTimeout);
         assert!(err.message.contains("sent nothing"), "{}", err.message);
     }
 }
