@@ -61,6 +61,8 @@ pub struct TenantView {
     /// In force: the tier's limits with the overrides applied.
     pub limits: Limits,
     pub limit_overrides: LimitOverrides,
+    /// `null`: the operator-wide default.
+    pub default_model: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -75,6 +77,7 @@ impl TenantView {
             status: t.status.as_str(),
             limits: t.limits(),
             limit_overrides: t.overrides,
+            default_model: t.default_model.clone(),
             created_at: t.created_at,
             updated_at: t.updated_at,
         }

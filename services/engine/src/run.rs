@@ -33,8 +33,10 @@ pub struct RunRequest {
     /// The session's key; `None` starts a new session.
     pub session_key: Option<String>,
     pub message: String,
-    /// `provider/model`; `None`: the session's model, else the default.
+    /// `provider/model`; `None`: the session's model, else the tenant's default, else the
+    /// operator's.
     pub model: Option<String>,
+    pub tenant_default_model: Option<String>,
     pub channel: Option<String>,
     pub agent_id: Option<String>,
     pub temperature: Option<f32>,
@@ -306,7 +308,12 @@ impl Runs {
         })?;
         let (provider, model) = match chosen {
             Some(resolved) => resolved,
-            None => inner.providers.resolve(session.model.as_deref())?,
+            None => inner.providers.resolve(
+                session
+                    .model
+                    .as_deref()
+                    .or(req.tenant_default_model.as_deref()),
+            )?,
         };
         let run_id = Uuid::now_v7();
         let lease = chrono::Duration::from_std(inner.config.turn_lease).expect("lease fits");

@@ -393,6 +393,7 @@ async fn tenant(cmd: TenantCommand) -> anyhow::Result<()> {
             }
             let patch = TenantPatch {
                 name: None,
+                default_model: None,
                 tier: tier
                     .map(|t| {
                         Tier::parse(&t)

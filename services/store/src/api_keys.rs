@@ -103,6 +103,7 @@ struct PrincipalRow {
     t_tier: String,
     t_limits: serde_json::Value,
     t_status: String,
+    t_default_model: Option<String>,
     t_created_at: DateTime<Utc>,
     t_updated_at: DateTime<Utc>,
 }
@@ -117,6 +118,7 @@ impl TryFrom<PrincipalRow> for Principal {
             tier: r.t_tier,
             limits: r.t_limits,
             status: r.t_status,
+            default_model: r.t_default_model,
             created_at: r.t_created_at,
             updated_at: r.t_updated_at,
         })?;
@@ -130,7 +132,8 @@ impl TryFrom<PrincipalRow> for Principal {
 fn principal_query(filter: &str) -> String {
     format!(
         "SELECT {KEY_COLUMNS}, t.id AS t_id, t.name AS t_name, t.tier AS t_tier, \
-         t.limits AS t_limits, t.status AS t_status, t.created_at AS t_created_at, \
+         t.limits AS t_limits, t.status AS t_status, t.default_model AS t_default_model, \
+         t.created_at AS t_created_at, \
          t.updated_at AS t_updated_at \
          FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE {filter}"
     )

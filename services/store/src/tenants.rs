@@ -16,6 +16,8 @@ pub struct TenantRecord {
     pub tier: Tier,
     pub overrides: LimitOverrides,
     pub status: TenantStatus,
+    /// Used when neither the request nor the session names a model.
+    pub default_model: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -33,6 +35,8 @@ pub struct TenantPatch {
     pub tier: Option<Tier>,
     pub overrides: Option<LimitOverrides>,
     pub status: Option<TenantStatus>,
+    /// `Some(None)` clears the tenant's default model.
+    pub default_model: Option<Option<String>>,
 }
 
 #[derive(FromRow)]
@@ -42,6 +46,7 @@ pub(crate) struct TenantRow {
     pub(crate) tier: String,
     pub(crate) limits: Value,
     pub(crate) status: String,
+    pub(crate) default_model: Option<String>,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
 }
@@ -59,13 +64,14 @@ impl TryFrom<TenantRow> for TenantRecord {
             status: TenantStatus::parse(&r.status)
                 .ok_or_else(|| StoreError::Corrupt(format!("status {}", r.status)))?,
             name: r.name,
+            default_model: r.default_model,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
     }
 }
 
-const COLUMNS: &str = "id, name, tier, limits, status, created_at, updated_at";
+const COLUMNS: &str = "id, name, tier, limits, status, default_model, created_at, updated_at";
 
 impl Store {
     pub async fn create_tenant(
@@ -148,7 +154,8 @@ impl Store {
             .map(|o| serde_json::to_value(o).expect("overrides serialise"));
         let row: Option<TenantRow> = sqlx::query_as(&format!(
             "UPDATE tenants SET name = coalesce($2, name), tier = coalesce($3, tier), \
-             limits = coalesce($4, limits), status = coalesce($5, status), updated_at = now() \
+             limits = coalesce($4, limits), status = coalesce($5, status), \
+             default_model = CASE WHEN $6 THEN $7 ELSE default_model END, updated_at = now() \
              WHERE id = $1 RETURNING {COLUMNS}"
         ))
         .bind(id.as_uuid())
@@ -156,6 +163,8 @@ impl Store {
         .bind(patch.tier.map(Tier::as_str))
         .bind(overrides)
         .bind(patch.status.map(TenantStatus::as_str))
+        .bind(patch.default_model.is_some())
+        .bind(patch.default_model.clone().flatten())
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else { return Ok(None) };
@@ -172,6 +181,9 @@ impl Store {
         }
         if let Some(s) = patch.status {
             changes.insert("status".into(), json!(s));
+        }
+        if let Some(m) = &patch.default_model {
+            changes.insert("default_model".into(), json!(m));
         }
         audit::record(
             &mut *tx,

@@ -409,3 +409,78 @@ async fn a_bad_model_is_refused_before_any_session_is_created() {
         .unwrap();
     expect_error(resp, 404, "not_found").await;
 }
+
+#[tokio::test]
+async fn a_tenants_default_model_applies_when_neither_request_nor_session_names_one() {
+    let mock = MockLlm::start().await;
+    let upstream = format!("{}/v1", mock.base_url());
+    // The operator's default stays builtin/echo; the upstream is merely available.
+    let providers = openclaw_engine::ProvidersConfig::from_lookup(move |name| match name {
+        "OPENAI_BASE_URL" => Some(upstream.clone()),
+        "OPENAI_API_KEY" => Some("sk-test".into()),
+        _ => None,
+    });
+    let app = spawn_with(AppOptions {
+        providers: Some(providers),
+        ..Default::default()
+    })
+    .await;
+    let (a, b) = (
+        app.create_tenant(Tier::Free).await,
+        app.create_tenant(Tier::Free).await,
+    );
+    let patch = |body: Value| {
+        app.admin(reqwest::Method::PATCH, &format!("/tenants/{}", a.id))
+            .json(&body)
+            .send()
+    };
+
+    let resp = patch(json!({"default_model": "nope/x"})).await.unwrap();
+    let err = expect_error(resp, 400, "invalid_request").await;
+    assert_eq!(err["error"]["param"], "default_model");
+    let resp = patch(json!({"default_model": "openai/mock-1"}))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["default_model"],
+        "openai/mock-1"
+    );
+
+    let answer =
+        |r: reqwest::Response| async move { r.json::<Value>().await.unwrap()["response"].clone() };
+    assert_eq!(
+        answer(agent_run(&app, &a, "s", "hi").await).await,
+        "mock: hi",
+        "the tenant's default"
+    );
+    assert_eq!(
+        answer(agent_run(&app, &b, "s", "hi").await).await,
+        "Echo: hi",
+        "another tenant keeps the operator's"
+    );
+    let named = app
+        .post("/v1/agent/run")
+        .bearer_auth(&a.key)
+        .json(&json!({"message": "hi", "sessionKey": "t", "options": {"model": "builtin/echo"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer(named).await,
+        "Echo: hi",
+        "a model named in the request wins"
+    );
+    assert_eq!(
+        patch(json!({"default_model": null}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        answer(agent_run(&app, &a, "u", "hi").await).await,
+        "Echo: hi",
+        "cleared: back to the operator's"
+    );
+}

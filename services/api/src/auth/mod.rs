@@ -37,6 +37,8 @@ pub struct Authenticated {
     pub tenant_name: String,
     pub tier: Tier,
     pub limits: Limits,
+    /// The tenant's default model, if the operator set one.
+    pub default_model: Option<String>,
     pub key_id: ApiKeyId,
     pub scopes: Scopes,
     pub via: CredentialKind,
@@ -335,6 +337,7 @@ impl AuthService {
             limits: p.tenant.limits(),
             tier: p.tenant.tier,
             tenant_name: p.tenant.name.clone(),
+            default_model: p.tenant.default_model.clone(),
             key_id: p.key.id,
             scopes,
             via,

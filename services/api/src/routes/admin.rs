@@ -110,6 +110,9 @@ pub struct PatchTenant {
     limits: Option<Value>,
     #[serde(default)]
     status: Option<String>,
+    /// `provider/model`, or `null` for the operator-wide default.
+    #[serde(default, deserialize_with = "present")]
+    default_model: Option<Value>,
 }
 
 /// Distinguishes `"limits": null` (present, `Some(Null)`) from an absent field (`None`).
@@ -122,10 +125,15 @@ pub async fn patch(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<PatchTenant>,
 ) -> ApiResult<Json<TenantView>> {
-    if req.name.is_none() && req.tier.is_none() && req.limits.is_none() && req.status.is_none() {
+    if req.name.is_none()
+        && req.tier.is_none()
+        && req.limits.is_none()
+        && req.status.is_none()
+        && req.default_model.is_none()
+    {
         return Err(ApiError::new(
             openclaw_domain::ErrorKind::InvalidRequest,
-            "nothing to change: send one or more of name, tier, limits, status",
+            "nothing to change: send one or more of name, tier, limits, status, default_model",
         ));
     }
     let current = tenant(&state, &id).await?;
@@ -167,6 +175,25 @@ pub async fn patch(
             })
         })
         .transpose()?;
+    let default_model = match req.default_model {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(m)) => {
+            // Only a model this deployment can serve: a typo would break every run of the tenant.
+            state
+                .runs()
+                .providers()
+                .resolve(Some(&m))
+                .map_err(|e| ApiError::invalid("default_model", e.message))?;
+            Some(Some(m))
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "default_model",
+                "`default_model` must be a string or null",
+            ))
+        }
+    };
     let patch = TenantPatch {
         name: req
             .name
@@ -176,6 +203,7 @@ pub async fn patch(
         tier: req.tier.as_deref().map(parse_tier).transpose()?,
         overrides,
         status,
+        default_model,
     };
     let updated = state
         .store()

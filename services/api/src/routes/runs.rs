@@ -50,6 +50,7 @@ pub async fn start(
         ));
     }
     req.tenant = auth.tenant_id;
+    req.tenant_default_model = auth.default_model.clone();
     state.runs().start(req).await.map_err(ApiError)
 }
 
