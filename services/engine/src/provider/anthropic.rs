@@ -2,7 +2,6 @@
 //! and the content-block event stream turned into `StreamEvent`s.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use async_trait::async_trait;
 use openclaw_domain::Error;
@@ -28,18 +27,11 @@ pub const API_VERSION: &str = "2023-06-01";
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
 /// The Messages API at `base_url` (without `/v1`, as Anthropic documents its base).
+// Debug is safe to derive: the key inside `Upstream` is a `SecretString`.
+#[derive(Debug)]
 pub struct Anthropic {
     base_url: String,
     upstream: Upstream,
-}
-
-impl fmt::Debug for Anthropic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Anthropic")
-            .field("base_url", &self.base_url)
-            .field("upstream", &self.upstream)
-            .finish()
-    }
 }
 
 impl Anthropic {

@@ -2,7 +2,6 @@
 //! compatible mode): request mapping, answer parsing, and tool calls assembled from deltas.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use async_trait::async_trait;
 use openclaw_domain::Error;
@@ -27,18 +26,11 @@ pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 
 /// A chat-completions endpoint. `base_url` is what the upstream documents as its OpenAI base
 /// (it usually ends in `/v1`); paths are appended to it.
+// Debug is safe to derive: the key inside `Upstream` is a `SecretString`.
+#[derive(Debug)]
 pub struct OpenAiCompatible {
     base_url: String,
     upstream: Upstream,
-}
-
-impl fmt::Debug for OpenAiCompatible {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenAiCompatible")
-            .field("base_url", &self.base_url)
-            .field("upstream", &self.upstream)
-            .finish()
-    }
 }
 
 impl OpenAiCompatible {
