@@ -28,13 +28,16 @@ test:
 	fi
 
 ## Benchmarks, from one run each (see README): the middleware stack; then, with real
-## processes, /v1/chat/completions overhead against mock-llm and memory per open SSE stream.
+## processes, /v1/chat/completions overhead against mock-llm, memory per open SSE stream, and
+## job throughput and enqueue-to-start latency with two workers.
 bench:
 	@env="$$($(SERVICES) up --require-redis)" || exit 1; eval "$$env"; \
 	cargo build --release -q -p openclaw -p openclaw-mock-llm -p openclaw-tests --bins; \
 	cargo run --release -q -p openclaw-tests --bin bench; \
 	echo; \
-	cargo run --release -q -p openclaw-tests --bin bench_runs
+	cargo run --release -q -p openclaw-tests --bin bench_runs; \
+	echo; \
+	cargo run --release -q -p openclaw-tests --bin bench_jobs
 
 fmt:
 	cargo fmt --all

@@ -41,6 +41,19 @@ pub struct AppOptions {
     pub providers: Option<openclaw_engine::ProvidersConfig>,
     pub redis: RedisMode,
     pub configure: Box<dyn FnOnce(&mut Config) + Send>,
+    /// A worker in the same process (as `serve --with-worker`); `None`: API only.
+    pub worker: Option<openclaw_worker::WorkerConfig>,
+}
+
+/// A worker configured for tests: short leases, so a lost worker's jobs return quickly.
+pub fn test_worker() -> openclaw_worker::WorkerConfig {
+    openclaw_worker::WorkerConfig {
+        concurrency: 8,
+        lease: Duration::from_secs(3),
+        poll_interval: Duration::from_millis(250),
+        drain_grace: Duration::from_secs(5),
+        ..Default::default()
+    }
 }
 
 impl Default for AppOptions {
@@ -50,6 +63,7 @@ impl Default for AppOptions {
             providers: None,
             redis: RedisMode::Shared(fresh_prefix()),
             configure: Box::new(|_| {}),
+            worker: Some(test_worker()),
         }
     }
 }
@@ -69,6 +83,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     shutdown: CancellationToken,
     running: Option<Running>,
+    worker: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// A tenant made for a test, with one all-scopes key.
@@ -125,8 +140,24 @@ pub async fn spawn_with(opts: AppOptions) -> TestApp {
         Some(c) => openclaw_engine::Providers::new(c).expect("provider config"),
         None => openclaw_engine::Providers::builtin_only(),
     };
-    let state =
-        openclaw_api::build_state(config, store.clone(), redis, std::sync::Arc::new(providers));
+    let providers = std::sync::Arc::new(providers);
+    let worker = opts.worker.map(|w| {
+        tokio::spawn(openclaw_worker::run(
+            store.clone(),
+            redis.clone(),
+            providers.clone(),
+            w,
+            shutdown.clone(),
+        ))
+    });
+    let worker = worker.map(|h| {
+        tokio::spawn(async move {
+            if let Ok(Err(e)) = h.await {
+                panic!("worker failed: {e}");
+            }
+        })
+    });
+    let state = openclaw_api::build_state(config, store.clone(), redis, providers);
     let running = openclaw_api::serve(state, listener, Some(metrics), shutdown.clone())
         .await
         .unwrap();
@@ -145,6 +176,7 @@ pub async fn spawn_with(opts: AppOptions) -> TestApp {
             .unwrap(),
         shutdown,
         running: Some(running),
+        worker,
     }
 }
 
@@ -275,6 +307,9 @@ impl TestApp {
         self.shutdown.cancel();
         if let Some(r) = self.running.take() {
             r.finished().await;
+        }
+        if let Some(w) = self.worker.take() {
+            let _ = w.await;
         }
     }
 }

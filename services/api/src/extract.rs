@@ -31,15 +31,30 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                     .unwrap_or("")
                     .trim()
                     .to_ascii_lowercase();
-                mime == "application/json" || mime.ends_with("+json")
-            });
+                if mime == "application/json" || mime.ends_with("+json") {
+                    Some(true)
+                } else if mime == "application/x-www-form-urlencoded" {
+                    // What `curl -d '{…}'` sends when no Content-Type is given, as in S3's
+                    // spawn example: JSON if it looks like JSON.
+                    None
+                } else {
+                    Some(false)
+                }
+            })
+            // No Content-Type at all: read it as JSON, and say what is wrong with it if not.
+            .unwrap_or(Some(true));
         let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
             BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
                 ApiError::new(ErrorKind::PayloadTooLarge, "request body is too large")
             }
             other => ApiError::new(ErrorKind::InvalidRequest, other.body_text()),
         })?;
-        if !bytes.is_empty() && has_json_type == Some(false) {
+        let looks_like_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        let refused = match has_json_type {
+            Some(json) => !json,
+            None => !looks_like_json,
+        };
+        if !bytes.is_empty() && refused {
             return Err(ApiError::new(
                 ErrorKind::UnsupportedMediaType,
                 "request bodies must be JSON: send `Content-Type: application/json`",

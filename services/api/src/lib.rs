@@ -32,7 +32,7 @@ pub use state::AppState;
 use crate::error::ApiError;
 use crate::middleware::{envelope, normalise, rate_limit, request_id, telemetry, timeout};
 use crate::routes::sessions::{self, Dialect};
-use crate::routes::{admin, health, keys, messages, openai, runs, status, tokens};
+use crate::routes::{admin, agents, health, keys, messages, openai, runs, status, tasks, tokens};
 
 /// Builds the shared state: auth (with its JWT keys), limits and runs over the given store,
 /// Redis and model providers.
@@ -130,6 +130,12 @@ fn v1(state: &AppState, dialect: Dialect) -> Router<AppState> {
         .route("/models/{*id}", get(openai::get_model))
         .route("/runs/{id}/events", get(runs::events))
         .route("/runs/{id}/abort", post(runs::abort))
+        .route("/tasks", post(tasks::create).get(tasks::list))
+        .route("/tasks/{id}", get(tasks::get).delete(tasks::cancel))
+        .route("/agents", get(agents::list))
+        .route("/agents/spawn", post(agents::spawn))
+        .route("/agents/{id}", get(agents::get).delete(agents::cancel))
+        .route("/agents/{id}/events", get(agents::events))
         .route("/conversations", get(sessions::list_conversations))
         .route(
             "/conversations/{id}",

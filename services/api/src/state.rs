@@ -5,10 +5,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use dashmap::DashMap;
+use openclaw_domain::TenantId;
 use openclaw_engine::Runs;
 use openclaw_store::redis::{ControlEvent, ControlMessage, Redis};
-use openclaw_store::Store;
+use openclaw_store::{JobKind, JobRecord, Store, StoreError};
+use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
+use uuid::Uuid;
 
 use crate::auth::AuthService;
 use crate::config::Config;
@@ -27,7 +31,12 @@ struct Inner {
     started: Instant,
     draining: AtomicBool,
     tracker: TaskTracker,
+    /// Clients long-polling a job (`?wait=`), woken by `JobEnded` from the workers.
+    job_waiters: DashMap<Uuid, Arc<Notify>>,
 }
+
+/// How often a long-poll re-reads its job when no `JobEnded` arrives (Redis down, or absent).
+const JOB_POLL_FALLBACK: Duration = Duration::from_secs(1);
 
 impl AppState {
     pub fn new(
@@ -48,6 +57,7 @@ impl AppState {
             started: Instant::now(),
             draining: AtomicBool::new(false),
             tracker,
+            job_waiters: DashMap::new(),
         }))
     }
 
@@ -75,14 +85,58 @@ impl AppState {
         &self.0.runs
     }
 
-    /// Everything a control message means on this replica: auth caches, runs to abort.
+    /// Everything a control message means on this replica: auth caches, runs to abort, and
+    /// long-polls to wake.
     pub fn on_control(&self, event: ControlEvent) {
+        if let ControlEvent::Message(ControlMessage::JobEnded { job_id }) = &event {
+            if let Some((_, waiters)) = self.0.job_waiters.remove(job_id) {
+                waiters.notify_waiters();
+            }
+        }
         if let ControlEvent::Message(ControlMessage::RunAbort { run_id }) = &event {
             if let Some(id) = openclaw_engine::run::parse_run_id(run_id) {
                 self.runs().abort_local(id);
             }
         }
         self.auth().on_control(event);
+    }
+
+    /// The job once it has ended, or as it stands when `wait` runs out (`None`: no such job).
+    /// Woken by the workers' `JobEnded`, with a slow re-read as the fallback.
+    pub async fn wait_for_job(
+        &self,
+        tenant: TenantId,
+        kind: JobKind,
+        id: Uuid,
+        wait: Duration,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let waiters = self
+                .0
+                .job_waiters
+                .entry(id)
+                .or_insert_with(|| Arc::new(Notify::new()))
+                .clone();
+            // Registered before the read, so an end announced in between is not missed.
+            let ended = waiters.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            let job = self.store().get_job(tenant, kind, id).await?;
+            let now = tokio::time::Instant::now();
+            match job {
+                Some(j) if !j.is_terminal() && now < deadline => {}
+                other => {
+                    // Without Redis no `JobEnded` would ever drop the entry.
+                    if other.as_ref().is_none_or(JobRecord::is_terminal) {
+                        self.0.job_waiters.remove(&id);
+                    }
+                    return Ok(other);
+                }
+            }
+            let nap = (deadline - now).min(JOB_POLL_FALLBACK);
+            let _ = tokio::time::timeout(nap, ended).await;
+        }
     }
 
     pub fn uptime(&self) -> Duration {

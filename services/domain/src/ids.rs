@@ -76,6 +76,8 @@ pub struct InvalidId;
 
 prefixed_id!(TenantId, "ten");
 prefixed_id!(ApiKeyId, "key");
+prefixed_id!(TaskId, "task");
+prefixed_id!(AgentId, "agent");
 
 #[cfg(test)]
 mod tests {

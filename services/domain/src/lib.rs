@@ -9,7 +9,7 @@ pub mod tier;
 
 pub use api_key::{ApiKeySecret, KeyHash};
 pub use error::{Error, ErrorKind};
-pub use ids::{ApiKeyId, TenantId};
+pub use ids::{AgentId, ApiKeyId, TaskId, TenantId};
 pub use scope::{Scope, Scopes};
 pub use tier::{LimitOverrides, Limits, Tier};
 pub mod tenant;

@@ -1,6 +1,7 @@
 //! The agent engine: providers, the run loop, skills, memory recall, webhook signing and job
-//! handlers. Today: the model providers (`provider`) and runs (`run`); the rest follows.
+//! handlers. Today: the model providers (`provider`), runs (`run`) and job handlers (`jobs`).
 
+pub mod jobs;
 pub mod provider;
 pub mod run;
 
@@ -8,4 +9,7 @@ pub use provider::{
     collect, ChatMessage, ChatRequest, ChatStream, Completion, FinishReason, ModelInfo, ModelRef,
     Provider, Providers, ProvidersConfig, Role, StreamEvent, ToolCall, ToolChoice, ToolSpec, Usage,
 };
-pub use run::{RunEvent, RunEventKind, RunRequest, Runs, RunsConfig, Started, Subscription};
+pub use run::{
+    Queued, RunEvent, RunEventKind, RunRequest, Runs, RunsConfig, Started, Subscription,
+    ToolExecutor,
+};

@@ -2,9 +2,14 @@
 //! message, stream the model's answer, persist the reply and usage — with events fanned out to
 //! local subscribers at once and to a Redis stream that any replica can replay and tail.
 //!
+//! A run with a `ToolExecutor` runs the tools the model calls and answers it, step by step, up
+//! to `max_steps` model calls; calls to other tools still end the turn and go back to the caller.
+//!
 //! A run never depends on its caller: it executes on the shared task tracker, so a client that
 //! disconnects loses nothing, and an abort (local, or via the control channel) stops it anywhere.
 
+use std::collections::HashSet;
+use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,8 +28,38 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::provider::{
-    ChatMessage, ChatRequest, Providers, Role, StreamEvent, ToolCall, ToolChoice, ToolSpec,
+    ChatMessage, ChatRequest, ModelRef, Providers, Role, StreamEvent, ToolCall, ToolChoice,
+    ToolSpec, Usage,
 };
+
+/// Model calls per run when the request does not say.
+pub const DEFAULT_MAX_STEPS: u32 = 8;
+/// How long one tool call may take: a stuck tool fails its call, not the whole run.
+pub const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+/// The finish reason of a run stopped by its step bound while the model still asked for tools
+/// (the calls of that last step are not executed: no model call would read their results).
+pub const FINISH_MAX_STEPS: &str = "max_steps";
+
+/// Tools a run executes itself. Calls may be cancelled midway (their future dropped) when the
+/// run is aborted or runs out of time.
+#[async_trait::async_trait]
+pub trait ToolExecutor: Send + Sync {
+    /// Tools offered to the model on top of RunRequest.tools.
+    fn tools(&self) -> Vec<ToolSpec>;
+    /// Runs one call. Err(message) is a failed call: reported to the model as the tool's result
+    /// (so it can recover), not a failed run.
+    async fn call(&self, call: &ToolCall) -> Result<serde_json::Value, String>;
+}
+
+// So that `RunRequest` can keep deriving Debug.
+impl fmt::Debug for dyn ToolExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<String> = self.tools().into_iter().map(|t| t.name).collect();
+        f.debug_struct("ToolExecutor")
+            .field("tools", &names)
+            .finish_non_exhaustive()
+    }
+}
 
 /// What a dialect asks for, after parsing its own request shape.
 #[derive(Debug, Clone, Default)]
@@ -46,6 +81,10 @@ pub struct RunRequest {
     /// returned to the caller (OpenAI clients run their own tools).
     pub tools: Vec<ToolSpec>,
     pub tool_choice: Option<ToolChoice>,
+    /// Runs its own tools (offered on top of `tools`) inside the run, feeding results back.
+    pub executor: Option<Arc<dyn ToolExecutor>>,
+    /// Model calls per run; `None`: `DEFAULT_MAX_STEPS`.
+    pub max_steps: Option<u32>,
     /// The whole conversation as the client sent it (OpenAI's `messages`): used instead of the
     /// session's stored history. `message` is still what is recorded as the user's turn.
     pub conversation: Option<Vec<ChatMessage>>,
@@ -62,11 +101,20 @@ pub enum RunEventKind {
     Delta {
         text: String,
     },
-    /// The model asks for a tool; the turn ends with `finish_reason: "tool_calls"`.
+    /// The model asks for a tool. Unless the run's executor runs it (a `ToolResult` follows),
+    /// the turn ends with `finish_reason: "tool_calls"`.
     ToolCall {
         id: String,
         name: String,
         arguments: serde_json::Value,
+    },
+    /// What an executed tool call returned (`is_error`: it failed, `output` says why); the
+    /// model is called again with it.
+    ToolResult {
+        id: String,
+        name: String,
+        output: serde_json::Value,
+        is_error: bool,
     },
     Done {
         message_id: String,
@@ -80,6 +128,10 @@ pub enum RunEventKind {
         code: String,
         message: String,
         status: u16,
+        /// Worth trying again later (the provider was unavailable, overloaded or slow), as
+        /// opposed to a refusal that would recur. Workers retry such jobs.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        retryable: bool,
     },
 }
 
@@ -202,6 +254,23 @@ impl Subscription {
     }
 }
 
+/// A run recorded for a worker to execute.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub run_id: Uuid,
+    pub session_key: String,
+    pub model: String,
+}
+
+/// Where a run being launched stands: its session, and what its first attempt already did.
+struct Place {
+    run_id: Uuid,
+    session: Uuid,
+    session_key: String,
+    user_persisted: bool,
+    holds_turn: bool,
+}
+
 /// A run just started.
 pub struct Started {
     pub run_id: Uuid,
@@ -279,6 +348,136 @@ impl Runs {
     /// the run's own failures arrive as its terminal event.
     pub async fn start(&self, req: RunRequest) -> Result<Started, Error> {
         let inner = &self.inner;
+        let (session, provider, model) = self.prepare(&req).await?;
+        let run_id = Uuid::now_v7();
+        let lease = chrono::Duration::from_std(inner.config.turn_lease).expect("lease fits");
+        let first_turn = NewMessage {
+            role: "user".into(),
+            content: req.message.clone(),
+            run_id: Some(run_id),
+            ..Default::default()
+        };
+        let took = inner
+            .store
+            .begin_run(
+                req.tenant,
+                session.id,
+                run_id,
+                &model.to_string(),
+                first_turn,
+                lease,
+            )
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot record run");
+                Error::internal()
+            })?;
+        let place = Place {
+            run_id,
+            session: session.id,
+            session_key: session.key,
+            user_persisted: took,
+            holds_turn: took,
+        };
+        Ok(self.launch(req, place, provider, model))
+    }
+
+    /// Records a run for a worker to execute (S2's `wait_for_response: false`) and queues its
+    /// job; the same checks as `start` apply first, so a bad model is still the caller's 400.
+    pub async fn enqueue(&self, req: RunRequest) -> Result<Queued, Error> {
+        let (session, _, model) = self.prepare(&req).await?;
+        let run_id = Uuid::now_v7();
+        let job = openclaw_store::NewJob {
+            id: run_id,
+            kind: openclaw_store::JobKind::Message,
+            name: "message".into(),
+            job_type: "message".into(),
+            parameters: json!({"message": req.message}),
+            priority: 0,
+            timeout_ms: i32::try_from(self.inner.config.max_run.as_millis()).unwrap_or(i32::MAX),
+            max_attempts: 3,
+            run_id: Some(run_id),
+        };
+        self.inner
+            .store
+            .enqueue_run(req.tenant, session.id, run_id, &model.to_string(), job)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot queue a run");
+                Error::internal()
+            })?;
+        Ok(Queued {
+            run_id,
+            session_key: session.key,
+            model: model.to_string(),
+        })
+    }
+
+    /// Executes a run that `enqueue` recorded (on a worker), or resumes one whose worker died:
+    /// the user's message is recorded once, whichever attempt gets there. `None` if the run has
+    /// ended already (an earlier attempt finished it) or is gone.
+    pub async fn resume(
+        &self,
+        tenant: TenantId,
+        run_id: Uuid,
+        message: String,
+        retried: bool,
+    ) -> Result<Option<Started>, Error> {
+        let inner = &self.inner;
+        let internal = |e: openclaw_store::StoreError| {
+            tracing::error!(error = %e, "cannot resume a run");
+            Error::internal()
+        };
+        let Some(run) = inner
+            .store
+            .get_run(tenant, run_id)
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(None);
+        };
+        if run.status != "processing" {
+            return Ok(None);
+        }
+        let user_persisted = inner
+            .store
+            .run_user_message_exists(tenant, run.session_id, run_id)
+            .await
+            .map_err(internal)?;
+        if retried {
+            if let Some(redis) = &inner.redis {
+                let _ = redis.delete_run_events(&run_wire_id(run_id)).await;
+            }
+        }
+        let (provider, model) = inner.providers.resolve(Some(&run.model))?;
+        let req = RunRequest {
+            tenant,
+            message,
+            ..Default::default()
+        };
+        let place = Place {
+            run_id,
+            session: run.session_id,
+            session_key: run.session_key,
+            user_persisted,
+            holds_turn: false,
+        };
+        Ok(Some(self.launch(req, place, provider, model)))
+    }
+
+    /// Checks the request, resolves (or creates) its session and picks the model.
+    async fn prepare(
+        &self,
+        req: &RunRequest,
+    ) -> Result<
+        (
+            openclaw_store::SessionRecord,
+            Arc<dyn crate::Provider>,
+            ModelRef,
+        ),
+        Error,
+    > {
+        let inner = &self.inner;
         if req.message.trim().is_empty() {
             return Err(Error::invalid("message", "`message` must not be empty"));
         }
@@ -315,30 +514,19 @@ impl Runs {
                     .or(req.tenant_default_model.as_deref()),
             )?,
         };
-        let run_id = Uuid::now_v7();
-        let lease = chrono::Duration::from_std(inner.config.turn_lease).expect("lease fits");
-        let first_turn = NewMessage {
-            role: "user".into(),
-            content: req.message.clone(),
-            run_id: Some(run_id),
-            ..Default::default()
-        };
-        let user_persisted = inner
-            .store
-            .begin_run(
-                req.tenant,
-                session.id,
-                run_id,
-                &model.to_string(),
-                first_turn,
-                lease,
-            )
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot record run");
-                Error::internal()
-            })?;
+        Ok((session, provider, model))
+    }
 
+    /// Starts executing a recorded run on the tracker and returns its events.
+    fn launch(
+        &self,
+        req: RunRequest,
+        place: Place,
+        provider: Arc<dyn crate::Provider>,
+        model: ModelRef,
+    ) -> Started {
+        let inner = &self.inner;
+        let run_id = place.run_id;
         let to_redis = inner.redis.clone().map(|redis| {
             let (tx, rx) = mpsc::unbounded_channel();
             let config = inner.config.clone();
@@ -357,7 +545,7 @@ impl Runs {
             to_redis,
         });
         active.emit(RunEventKind::Start {
-            session_key: session.key.clone(),
+            session_key: place.session_key.clone(),
             model: model.to_string(),
         });
         inner.active.insert(run_id, active.clone());
@@ -367,33 +555,39 @@ impl Runs {
             changes,
         };
 
+        let own_tools = req.executor.as_ref().map(|e| e.tools()).unwrap_or_default();
+        let executable = own_tools.iter().map(|t| t.name.clone()).collect();
         let chat = ChatRequest {
             temperature: req.temperature,
             max_tokens: req.max_tokens,
             stop: req.stop,
-            tools: req.tools,
+            tools: req.tools.into_iter().chain(own_tools).collect(),
             tool_choice: req.tool_choice,
             ..ChatRequest::new(model.clone(), Vec::new())
         };
         let ctx = RunCtx {
             tenant: req.tenant,
             run_id,
-            session: session.id,
+            session: place.session,
             message: req.message,
             chat,
-            user_persisted,
+            user_persisted: place.user_persisted,
+            holds_turn: place.holds_turn,
             conversation: req.conversation,
+            executor: req.executor,
+            executable,
+            max_steps: req.max_steps.unwrap_or(DEFAULT_MAX_STEPS).max(1),
         };
         let this = self.clone();
         inner
             .tracker
             .spawn(async move { this.execute(active, provider, ctx).await });
-        Ok(Started {
+        Started {
             run_id,
-            session_key: session.key,
+            session_key: place.session_key,
             model: model.to_string(),
             events,
-        })
+        }
     }
 
     /// Events of a run executing (or lately finished) on this replica, after `after`.
@@ -513,10 +707,12 @@ impl Runs {
                     latency_ms: latency_ms as i32,
                     ..Default::default()
                 };
+                let retryable = status == "failed" && is_transient(&error);
                 let event = RunEventKind::Error {
                     code: code.into(),
                     message: error.message,
                     status: http,
+                    retryable,
                 };
                 (message, outcome, Err(event))
             }
@@ -579,11 +775,12 @@ impl Runs {
         let lease = chrono::Duration::from_std(self.inner.config.turn_lease).expect("lease fits");
         let (tenant, session, run) = (ctx.tenant, ctx.session, ctx.run_id);
         let mut wait = Duration::from_millis(10);
-        while !ctx.user_persisted {
-            ctx.user_persisted = store
-                .take_turn(tenant, session, run, user_message(ctx), lease)
-                .await?;
-            if !ctx.user_persisted {
+        while !ctx.holds_turn {
+            let user = (!ctx.user_persisted).then(|| user_message(ctx));
+            ctx.holds_turn = store.take_turn(tenant, session, run, user, lease).await?;
+            if ctx.holds_turn {
+                ctx.user_persisted = true;
+            } else {
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_millis(250));
             }
@@ -613,7 +810,8 @@ impl Runs {
     }
 
     /// The history (which now ends with the user's message) or the client's own conversation,
-    /// then the model's streamed answer.
+    /// then the model's streamed answer — again after each step whose tool calls the executor
+    /// ran, with their results, until the model answers without them or `max_steps` is reached.
     async fn converse(
         &self,
         active: &Active,
@@ -631,46 +829,143 @@ impl Runs {
                 history.iter().filter_map(history_message).collect()
             }
         };
-        let mut stream = provider.stream(&ctx.chat).await?;
-        let mut finish_reason = "stop".to_string();
-        let mut tool_calls = Vec::new();
-        let mut usage = crate::Usage::default();
-        while let Some(item) = stream.next().await {
-            match item? {
-                StreamEvent::Delta(text) => {
-                    active.text.lock().expect("run text").push_str(&text);
-                    active.emit(RunEventKind::Delta { text });
-                }
-                // Skills run inside the loop once they exist; until then a tool call ends the
-                // turn and goes back to the caller.
-                StreamEvent::ToolCall(ToolCall {
-                    id,
-                    name,
-                    arguments,
-                }) => {
-                    tool_calls.push(json!({"id": id, "name": name, "arguments": arguments}));
-                    active.emit(RunEventKind::ToolCall {
-                        id,
-                        name,
-                        arguments,
-                    });
-                }
-                StreamEvent::Done {
-                    finish_reason: f,
-                    usage: u,
-                } => {
-                    finish_reason = f.as_str().to_string();
-                    usage = u;
-                }
+        let mut usage = Usage::default();
+        // Every call of the run, as recorded on the reply; executed ones with their results.
+        let mut recorded = Vec::new();
+        let mut steps = 0;
+        let finish_reason = loop {
+            steps += 1;
+            let step = stream_step(active, provider, &ctx.chat).await?;
+            usage.input_tokens += step.usage.input_tokens;
+            usage.output_tokens += step.usage.output_tokens;
+            let executor = ctx.executor.as_ref().filter(|_| {
+                !step.calls.is_empty()
+                    && step.calls.iter().all(|c| ctx.executable.contains(&c.name))
+            });
+            let Some(executor) = executor else {
+                recorded.extend(step.calls.iter().map(|c| call_record(c, None)));
+                break step.finish_reason;
+            };
+            if steps >= ctx.max_steps {
+                recorded.extend(step.calls.iter().map(|c| call_record(c, None)));
+                break FINISH_MAX_STEPS.to_string();
             }
-        }
+            let results =
+                futures::future::join_all(step.calls.iter().map(|c| execute(executor.as_ref(), c)))
+                    .await;
+            let mut answers = Vec::with_capacity(results.len());
+            for (call, (output, is_error)) in step.calls.iter().zip(results) {
+                recorded.push(call_record(call, Some((&output, is_error))));
+                answers.push(ChatMessage::tool_result(&call.id, output.to_string()));
+                active.emit(RunEventKind::ToolResult {
+                    id: call.id.clone(),
+                    name: call.name.clone(),
+                    output,
+                    is_error,
+                });
+            }
+            ctx.chat.messages.push(ChatMessage {
+                tool_calls: step.calls,
+                ..ChatMessage::assistant(step.text)
+            });
+            ctx.chat.messages.extend(answers);
+            // A forced call was made; forcing it again would only loop to the step bound.
+            if matches!(
+                ctx.chat.tool_choice,
+                Some(ToolChoice::Required | ToolChoice::Tool(_))
+            ) {
+                ctx.chat.tool_choice = Some(ToolChoice::Auto);
+            }
+        };
         Ok(Finished {
             content: active.text.lock().expect("run text").clone(),
             finish_reason,
             input_tokens: usage.input_tokens,
             output_tokens: usage.output_tokens,
-            tool_calls: (!tool_calls.is_empty()).then_some(serde_json::Value::Array(tool_calls)),
+            tool_calls: (!recorded.is_empty()).then_some(serde_json::Value::Array(recorded)),
         })
+    }
+}
+
+/// One model call's answer, its text and tool calls streamed out as events on the way.
+struct Step {
+    text: String,
+    calls: Vec<ToolCall>,
+    finish_reason: String,
+    usage: Usage,
+}
+
+async fn stream_step(
+    active: &Active,
+    provider: &dyn crate::Provider,
+    chat: &ChatRequest,
+) -> Result<Step, Stop> {
+    let mut stream = provider.stream(chat).await?;
+    let mut step = Step {
+        text: String::new(),
+        calls: Vec::new(),
+        finish_reason: "stop".to_string(),
+        usage: Usage::default(),
+    };
+    while let Some(item) = stream.next().await {
+        match item? {
+            StreamEvent::Delta(text) => {
+                step.text.push_str(&text);
+                active.text.lock().expect("run text").push_str(&text);
+                active.emit(RunEventKind::Delta { text });
+            }
+            StreamEvent::ToolCall(call) => {
+                active.emit(RunEventKind::ToolCall {
+                    id: call.id.clone(),
+                    name: call.name.clone(),
+                    arguments: call.arguments.clone(),
+                });
+                step.calls.push(call);
+            }
+            StreamEvent::Done {
+                finish_reason,
+                usage,
+            } => {
+                step.finish_reason = finish_reason.as_str().to_string();
+                step.usage = usage;
+            }
+        }
+    }
+    Ok(step)
+}
+
+/// Runs one call within `TOOL_TIMEOUT`: its output, or `{"error": …}` and `true` if it failed.
+async fn execute(executor: &dyn ToolExecutor, call: &ToolCall) -> (serde_json::Value, bool) {
+    match tokio::time::timeout(TOOL_TIMEOUT, executor.call(call)).await {
+        Ok(Ok(output)) => (output, false),
+        Ok(Err(message)) => (json!({ "error": message }), true),
+        Err(_) => (
+            json!({ "error": format!("the tool did not answer within {} s", TOOL_TIMEOUT.as_secs()) }),
+            true,
+        ),
+    }
+}
+
+/// A call as recorded on the assistant message: `{id, name, arguments}`, plus `result` and
+/// `is_error` once executed.
+fn call_record(call: &ToolCall, result: Option<(&serde_json::Value, bool)>) -> serde_json::Value {
+    let mut record = json!({"id": call.id, "name": call.name, "arguments": call.arguments});
+    if let Some((output, is_error)) = result {
+        record["result"] = output.clone();
+        record["is_error"] = json!(is_error);
+    }
+    record
+}
+
+/// Whether a run's failure is the provider's passing trouble (unreachable, overloaded, slow,
+/// rate limited) rather than something a second attempt would meet again.
+fn is_transient(error: &Error) -> bool {
+    match error.kind {
+        ErrorKind::UpstreamTimeout | ErrorKind::Unavailable => true,
+        ErrorKind::Upstream => error.details["upstream_status"]
+            .as_u64()
+            .is_none_or(|s| matches!(s, 408 | 409 | 429 | 500..=599)),
+        _ => false,
     }
 }
 
@@ -692,7 +987,13 @@ struct RunCtx {
     chat: ChatRequest,
     /// Whether the user's message made it into the history (then a partial reply may follow it).
     user_persisted: bool,
+    /// Whether this run holds its session's turn (then it may converse).
+    holds_turn: bool,
     conversation: Option<Vec<ChatMessage>>,
+    executor: Option<Arc<dyn ToolExecutor>>,
+    /// Names of the executor's tools, as offered to the model.
+    executable: HashSet<String>,
+    max_steps: u32,
 }
 
 fn history_message(m: &openclaw_store::MessageRecord) -> Option<ChatMessage> {

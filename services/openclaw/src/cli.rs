@@ -35,6 +35,8 @@ pub struct ServeArgs {
     /// Also run a worker in this process (development).
     #[arg(long)]
     pub with_worker: bool,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
     #[arg(long, env = "OPENCLAW_BIND", default_value = "0.0.0.0")]
     pub bind: IpAddr,
     #[arg(long, env = "OPENCLAW_PORT", default_value_t = 18789)]
@@ -77,14 +79,43 @@ pub struct ServeArgs {
     pub shutdown_grace_secs: u64,
 }
 
+/// How a worker runs jobs (`openclaw worker`, `serve --with-worker`).
+#[derive(Args, Clone)]
+pub struct WorkerArgs {
+    /// Jobs executing at once in this process.
+    #[arg(long, env = "OPENCLAW_WORKER_CONCURRENCY", default_value_t = 16)]
+    pub worker_concurrency: usize,
+    /// Seconds a job's claim lasts unless renewed: a dead worker's jobs run again after this.
+    #[arg(long, env = "OPENCLAW_JOB_LEASE_SECS", default_value_t = 30)]
+    pub job_lease_secs: u64,
+    /// Polling for jobs when a NOTIFY is missed.
+    #[arg(long, env = "OPENCLAW_JOB_POLL_MS", default_value_t = 2000)]
+    pub job_poll_ms: u64,
+    /// On SIGTERM, seconds running jobs may take to finish before being handed back.
+    #[arg(long, env = "OPENCLAW_WORKER_DRAIN_SECS", default_value_t = 20)]
+    pub worker_drain_secs: u64,
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Serve the API (REST, SSE, WebSocket) and metrics.
     Serve(ServeArgs),
-    /// Run a background worker.
+    /// Run a background worker: tasks, spawned agents, async messages, housekeeping.
     Worker {
         #[command(flatten)]
         db: DbArgs,
+        #[command(flatten)]
+        worker: WorkerArgs,
+        /// Without it, cancellations reach jobs through the heartbeat (seconds) instead of at once.
+        #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+        redis_url: Option<String>,
+        #[arg(long, env = "OPENCLAW_REDIS_PREFIX", default_value = "oc:")]
+        redis_prefix: String,
+        #[arg(long, env = "OPENCLAW_BIND", default_value = "0.0.0.0")]
+        bind: IpAddr,
+        /// Prometheus metrics of the worker (queue depth, job durations, failures, retries).
+        #[arg(long, env = "OPENCLAW_WORKER_METRICS_PORT", default_value_t = 9091)]
+        metrics_port: u16,
     },
     /// Create the database if missing and apply migrations (idempotent).
     Migrate {

@@ -26,11 +26,41 @@ const DEV_TENANT: &str = "development";
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve(args).await,
-        Command::Worker { db } => {
+        Command::Worker {
+            db,
+            worker,
+            redis_url,
+            redis_prefix,
+            bind,
+            metrics_port,
+        } => {
             let store = connect(&db).await?;
+            let pending = store.pending_migrations().await?;
+            if !pending.is_empty() {
+                bail!("the database is missing migrations {pending:?}: run `openclaw migrate` first");
+            }
+            let redis = redis_url
+                .as_deref()
+                .map(|url| Redis::new(url, &redis_prefix, Duration::from_millis(250)))
+                .transpose()
+                .context("REDIS_URL is not a valid Redis URL")?;
             let shutdown = CancellationToken::new();
             spawn_signal_handler(shutdown.clone());
-            openclaw_worker::run(store, shutdown).await.context("worker failed")
+            let metrics = TcpListener::bind((bind, metrics_port))
+                .await
+                .with_context(|| format!("cannot listen for metrics on {bind}:{metrics_port}"))?;
+            let addr = openclaw_api::metrics_server::spawn(metrics, shutdown.clone())?;
+            tracing::info!(metrics = %addr, "worker metrics");
+            let providers = Arc::new(
+                openclaw_engine::Providers::new(openclaw_engine::ProvidersConfig::from_env())
+                    .context("model provider configuration")?,
+            );
+            let result =
+                openclaw_worker::run(store.clone(), redis, providers, worker_config(&worker), shutdown)
+                    .await
+                    .context("worker failed");
+            store.close().await;
+            result
         }
         Command::Migrate { db } => {
             migrate(&db).await?;
@@ -217,14 +247,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let providers = openclaw_engine::Providers::new(openclaw_engine::ProvidersConfig::from_env())
         .context("model provider configuration")?;
     tracing::info!(default_model = %providers.default_model(), providers = ?providers.provider_names(), "models");
-    let state =
-        openclaw_api::build_state(config, store.clone(), redis, std::sync::Arc::new(providers));
+    let providers = Arc::new(providers);
+    let worker_redis = redis.clone();
+    let state = openclaw_api::build_state(config, store.clone(), redis, providers.clone());
     let running =
         openclaw_api::serve(state, listener, Some(metrics_listener), shutdown.clone()).await?;
     tracing::info!(addr = %running.addr, metrics = ?running.metrics_addr, "openclaw serving");
-    let worker = args
-        .with_worker
-        .then(|| tokio::spawn(openclaw_worker::run(store.clone(), shutdown.clone())));
+    let worker = args.with_worker.then(|| {
+        tokio::spawn(openclaw_worker::run(
+            store.clone(),
+            worker_redis,
+            providers,
+            worker_config(&args.worker),
+            shutdown.clone(),
+        ))
+    });
     let grace = Duration::from_secs(args.shutdown_grace_secs);
     let stopped = async {
         running.finished().await;
@@ -240,6 +277,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+fn worker_config(args: &crate::cli::WorkerArgs) -> openclaw_worker::WorkerConfig {
+    openclaw_worker::WorkerConfig {
+        concurrency: args.worker_concurrency.max(1),
+        lease: Duration::from_secs(args.job_lease_secs.max(3)),
+        poll_interval: Duration::from_millis(args.job_poll_ms.max(50)),
+        drain_grace: Duration::from_secs(args.worker_drain_secs),
+        ..Default::default()
+    }
 }
 
 async fn resolve_tenant(store: &Store, raw: Option<&str>) -> anyhow::Result<TenantRecord> {

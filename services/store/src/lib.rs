@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod jobs;
 pub mod redis;
 pub mod runs;
 pub mod sessions;
@@ -16,6 +17,7 @@ use sqlx::{ConnectOptions, PgPool, Postgres, Transaction};
 
 pub use api_keys::{ApiKeyRecord, NewApiKey, Principal};
 pub use audit::{Actor, AuditEntry};
+pub use jobs::{CancelOutcome, Held, JobEnd, JobKind, JobRecord, Lineage, NewJob, QueueStats};
 pub use runs::{RunOutcome, RunRecord, UsageRow};
 pub use sessions::{
     MessageRecord, NewMessage, NewSession, SessionFilter, SessionRecord, SessionRefusal,

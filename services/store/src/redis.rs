@@ -33,6 +33,10 @@ pub enum ControlMessage {
     TenantChanged { tenant_id: TenantId },
     /// Stop this run, wherever it executes.
     RunAbort { run_id: String },
+    /// Stop this job (task or agent), wherever a worker runs it.
+    JobCancel { job_id: uuid::Uuid },
+    /// A job ended: replicas wake the clients long-polling it.
+    JobEnded { job_id: uuid::Uuid },
 }
 
 /// What the control subscriber reports to its owner.
@@ -279,6 +283,15 @@ impl Redis {
     }
 
     /// Up to `count` events of a run after event `after` (exclusive), oldest first.
+    /// Drops a run's stream: a run resumed by another worker after a crash numbers its events
+    /// from 1 again, and a stream only accepts increasing ids.
+    pub async fn delete_run_events(&self, run: &str) -> Result<(), Unavailable> {
+        let key = self.key(&format!("run:{run}"));
+        self.run(|mut c| async move { c.del::<_, i64>(key).await })
+            .await
+            .map(|_| ())
+    }
+
     pub async fn run_events_after(
         &self,
         run: &str,

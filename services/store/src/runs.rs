@@ -83,18 +83,64 @@ impl Store {
         Ok(took)
     }
 
-    /// Takes the session's turn for `run` and records the user's message, if the turn is free.
+    /// Records a run that a worker will execute (an async message) and queues its job, in one
+    /// commit: the run is pollable as `processing` from the moment the client hears of it.
+    pub async fn enqueue_run(
+        &self,
+        tenant: TenantId,
+        session: Uuid,
+        run: Uuid,
+        model: &str,
+        job: crate::NewJob,
+    ) -> Result<()> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        sqlx::query("INSERT INTO runs (tenant_id, id, session_id, model) VALUES ($1, $2, $3, $4)")
+            .bind(tenant.as_uuid())
+            .bind(run)
+            .bind(session)
+            .bind(model)
+            .execute(&mut *tx)
+            .await?;
+        crate::jobs::queue_in(&mut tx, tenant, &job).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether the user's message of `run` is in its session already (a resumed run must not
+    /// record it twice).
+    pub async fn run_user_message_exists(
+        &self,
+        tenant: TenantId,
+        session: Uuid,
+        run: Uuid,
+    ) -> Result<bool> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let exists = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE tenant_id = $1 AND session_id = $2 \
+             AND run_id = $3 AND role = 'user')",
+        )
+        .bind(tenant.as_uuid())
+        .bind(session)
+        .bind(run)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(exists)
+    }
+
+    /// Takes the session's turn for `run` and records the user's message (unless an earlier
+    /// attempt at the run already did), if the turn is free.
     pub async fn take_turn(
         &self,
         tenant: TenantId,
         session: Uuid,
         run: Uuid,
-        user: NewMessage,
+        user: Option<NewMessage>,
         lease: Duration,
     ) -> Result<bool> {
         let mut tx = self.tenant_tx(tenant).await?;
         let took = claim_turn(&mut tx, tenant, session, run, lease).await?;
-        if took {
+        if let (true, Some(user)) = (took, user) {
             insert_message(&mut tx, tenant, session, user).await?;
         }
         tx.commit().await?;

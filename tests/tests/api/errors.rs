@@ -58,6 +58,14 @@ async fn bad_bodies_are_400s_naming_the_field() {
         .await
         .unwrap();
     expect_error(resp, 415, "unsupported_media_type").await;
+    // A real form is refused too; only JSON that curl labelled as a form passes.
+    let resp = post()
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=x")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 415, "unsupported_media_type").await;
 }
 
 #[tokio::test]

@@ -2,9 +2,11 @@
 //! database and Redis prefix per test. One binary, one module per area.
 
 mod admin;
+mod agents;
 mod auth;
 mod errors;
 mod health;
+mod jobs_store;
 mod keys;
 mod limits;
 mod messages;
@@ -13,3 +15,5 @@ mod rls;
 mod runs;
 mod runs_store;
 mod sessions;
+mod tasks;
+mod tools;

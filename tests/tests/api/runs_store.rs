@@ -80,7 +80,7 @@ async fn one_run_at_a_time_holds_a_sessions_turn_and_a_lapsed_lease_frees_it() {
     );
     assert!(!app
         .store
-        .take_turn(tenant, s.id, b, said(b, "b"), lease)
+        .take_turn(tenant, s.id, b, Some(said(b, "b")), lease)
         .await
         .unwrap());
     assert!(app.store.renew_turn(tenant, s.id, a, lease).await.unwrap());
@@ -102,7 +102,7 @@ async fn one_run_at_a_time_holds_a_sessions_turn_and_a_lapsed_lease_frees_it() {
             tenant,
             s.id,
             b,
-            said(b, "b"),
+            Some(said(b, "b")),
             chrono::Duration::milliseconds(1)
         )
         .await

@@ -1,6 +1,8 @@
 //! End-to-end: the real `openclaw` binary — migrate, the operator CLI, `serve` as a separate
 //! process, revocation announced from the CLI, and a clean exit on SIGTERM.
 
+mod jobs;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

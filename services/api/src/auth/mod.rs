@@ -394,8 +394,12 @@ impl AuthService {
                 }
             }
             ControlEvent::Message(ControlMessage::TenantChanged { .. }) => self.invalidate_all(),
-            // Runs are not auth's business; the run registry listens for these.
-            ControlEvent::Message(ControlMessage::RunAbort { .. }) => {}
+            // Runs and jobs are not auth's business; their registries listen for these.
+            ControlEvent::Message(
+                ControlMessage::RunAbort { .. }
+                | ControlMessage::JobCancel { .. }
+                | ControlMessage::JobEnded { .. },
+            ) => {}
         }
     }
 

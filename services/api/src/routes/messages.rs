@@ -69,7 +69,7 @@ fn s2_reply(d: &Done) -> Value {
         "conversation_id": d.session_key,
         "role": "assistant",
         "content": d.content,
-        "skills_used": [],
+        "skills_used": d.tools_used,
         "tokens": {"input": d.input_tokens, "output": d.output_tokens, "total": d.input_tokens + d.output_tokens},
         "latency_ms": d.latency_ms,
         "model": d.model,
@@ -85,6 +85,15 @@ fn s2_frames(e: &RunEvent) -> Vec<Event> {
         RunEventKind::Delta { text } => json!({"type": "token", "content": text}),
         RunEventKind::ToolCall { name, .. } => {
             json!({"type": "skill_call", "skill": name, "status": "invoking"})
+        }
+        RunEventKind::ToolResult {
+            name,
+            output,
+            is_error,
+            ..
+        } => {
+            let status = if *is_error { "error" } else { "success" };
+            json!({"type": "skill_result", "skill": name, "status": status, "result": output})
         }
         RunEventKind::Done {
             input_tokens,
@@ -167,19 +176,21 @@ async fn s2_message(
         channel: body.channel,
         ..Default::default()
     };
-    let started = runs::start(state, auth, req, "conversation_id").await?;
-    if wants_sse(headers) {
-        return Ok(sse(render_stream(started.events, s2_frames, Vec::new())));
-    }
-    if body.wait_for_response == Some(false) {
-        let id = run_wire_id(started.run_id);
+    // Not waiting: a worker executes the run; the poll URL (any replica) follows it.
+    if body.wait_for_response == Some(false) && !wants_sse(headers) {
+        let queued = runs::enqueue(state, auth, req, "conversation_id").await?;
+        let id = run_wire_id(queued.run_id);
         let body = json!({
             "id": id,
             "status": "processing",
-            "conversation_id": started.session_key,
+            "conversation_id": queued.session_key,
             "poll_url": format!("/api/v1/message/{id}/status"),
         });
         return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+    }
+    let started = runs::start(state, auth, req, "conversation_id").await?;
+    if wants_sse(headers) {
+        return Ok(sse(render_stream(started.events, s2_frames, Vec::new())));
     }
     let done = finish(started, Some(Duration::from_millis(timeout_ms))).await?;
     Ok(Json(s2_reply(&done)).into_response())
@@ -265,6 +276,8 @@ pub async fn message_status(
             input_tokens: input,
             output_tokens: output,
             latency_ms: run.latency_ms.unwrap_or(0) as u64,
+            // The run's record does not say which tools it ran (its reply's `tool_calls` do).
+            tools_used: Vec::new(),
         });
     }
     if let Some(error) = run.error {
@@ -335,7 +348,9 @@ pub async fn chat(
             RunEventKind::Error { code, message, .. } => {
                 vec![data(json!({"error": {"code": code, "message": message}}))]
             }
-            RunEventKind::Start { .. } | RunEventKind::ToolCall { .. } => Vec::new(),
+            RunEventKind::Start { .. }
+            | RunEventKind::ToolCall { .. }
+            | RunEventKind::ToolResult { .. } => Vec::new(),
         };
         return Ok(sse(render_stream(started.events, frames, done_frame())));
     }
@@ -424,7 +439,7 @@ fn s4_frames(run_id: String) -> impl Fn(&RunEvent) -> Vec<Event> + Send + 'stati
         RunEventKind::ToolCall { name, arguments, .. } => vec![Event::default()
             .event("tool_call")
             .data(json!({"runId": run_id, "tool": name, "params": arguments}).to_string())],
-        RunEventKind::Start { .. } => Vec::new(),
+        RunEventKind::Start { .. } | RunEventKind::ToolResult { .. } => Vec::new(),
     }
     }
 }

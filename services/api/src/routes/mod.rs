@@ -1,6 +1,7 @@
 //! Handlers grouped by resource. Each module exposes its handlers; `crate::router` wires them.
 
 pub mod admin;
+pub mod agents;
 pub mod health;
 pub mod keys;
 pub mod messages;
@@ -8,6 +9,7 @@ pub mod openai;
 pub mod runs;
 pub mod sessions;
 pub mod status;
+pub mod tasks;
 pub mod tokens;
 
 use std::str::FromStr;

@@ -595,7 +595,10 @@ async fn completion(started: Started) -> ApiResult<Value> {
                 }));
             }
             RunEventKind::Error { .. } => return Err(run_error(&event.kind)),
-            RunEventKind::Start { .. } | RunEventKind::Delta { .. } => {}
+            // Chat completions never set an executor, so no call is executed here.
+            RunEventKind::Start { .. }
+            | RunEventKind::Delta { .. }
+            | RunEventKind::ToolResult { .. } => {}
         }
     }
     Err(ApiError::internal("run events ended early"))
@@ -632,6 +635,7 @@ fn chunks(meta: Meta, include_usage: bool) -> impl Fn(&RunEvent) -> Vec<Event> +
                 vec![chunk(json!({"role": "assistant", "content": ""}), None)]
             }
             RunEventKind::Delta { text } => vec![chunk(json!({"content": text}), None)],
+            RunEventKind::ToolResult { .. } => Vec::new(),
             RunEventKind::ToolCall {
                 id,
                 name,
@@ -667,6 +671,7 @@ fn chunks(meta: Meta, include_usage: bool) -> impl Fn(&RunEvent) -> Vec<Event> +
                 code,
                 message,
                 status,
+                ..
             } => {
                 let (_, _, kind) = ErrorKind::from_status(*status).parts();
                 vec![data(

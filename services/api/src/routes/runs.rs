@@ -10,8 +10,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use futures::stream::BoxStream;
 use futures::Stream;
-use openclaw_domain::{Error, ErrorKind, Scope};
+use openclaw_domain::{Error, ErrorKind, Scope, TenantId};
 use openclaw_engine::run::{parse_run_id, run_wire_id};
 use openclaw_engine::{RunEvent, RunEventKind, RunRequest, Started, Subscription};
 use openclaw_store::redis::ControlMessage;
@@ -28,9 +29,28 @@ use crate::state::AppState;
 pub async fn start(
     state: &AppState,
     auth: &Authenticated,
-    mut req: RunRequest,
+    req: RunRequest,
     param: &str,
 ) -> ApiResult<Started> {
+    let req = for_caller(auth, req, param)?;
+    state.runs().start(req).await.map_err(ApiError)
+}
+
+/// Records a run for a worker to execute (the caller does not wait for it).
+pub async fn enqueue(
+    state: &AppState,
+    auth: &Authenticated,
+    req: RunRequest,
+    param: &str,
+) -> ApiResult<openclaw_engine::Queued> {
+    let req = for_caller(auth, req, param)?;
+    super::tasks::check_capacity(state, auth).await?;
+    state.runs().enqueue(req).await.map_err(ApiError)
+}
+
+/// The caller's checks on a run request (scope, the session it may use, size), and what the
+/// caller's identity adds to it.
+fn for_caller(auth: &Authenticated, mut req: RunRequest, param: &str) -> ApiResult<RunRequest> {
     auth.require(Scope::Messages)?;
     match (&req.session_key, &auth.session) {
         (Some(key), _) => {
@@ -51,7 +71,7 @@ pub async fn start(
     }
     req.tenant = auth.tenant_id;
     req.tenant_default_model = auth.default_model.clone();
-    state.runs().start(req).await.map_err(ApiError)
+    Ok(req)
 }
 
 /// The end of a successful run, as the sync dialects need it.
@@ -65,6 +85,8 @@ pub struct Done {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub latency_ms: u64,
+    /// Names of the tools the run executed, each once, in first-use order.
+    pub tools_used: Vec<String>,
 }
 
 /// The error a failed or aborted run's terminal event stands for.
@@ -74,6 +96,7 @@ pub fn run_error(kind: &RunEventKind) -> ApiError {
             code,
             message,
             status,
+            ..
         } => {
             let mut e = Error::new(ErrorKind::from_status(*status), message.clone());
             if code == "cancelled" {
@@ -91,11 +114,23 @@ pub async fn finish(started: Started, limit: Option<Duration>) -> ApiResult<Done
         run_id,
         session_key,
         model,
-        events,
+        mut events,
     } = started;
-    let last = match limit {
-        None => events.last().await,
-        Some(d) => tokio::time::timeout(d, events.last()).await.map_err(|_| {
+    let read = async {
+        let (mut tools_used, mut last) = (Vec::<String>::new(), None);
+        while let Some(event) = events.next().await {
+            if let RunEventKind::ToolResult { name, .. } = &event.kind {
+                if !tools_used.contains(name) {
+                    tools_used.push(name.clone());
+                }
+            }
+            last = Some(event);
+        }
+        (tools_used, last)
+    };
+    let (tools_used, last) = match limit {
+        None => read.await,
+        Some(d) => tokio::time::timeout(d, read).await.map_err(|_| {
             ApiError(
                 Error::new(
                     ErrorKind::Timeout,
@@ -125,6 +160,7 @@ pub async fn finish(started: Started, limit: Option<Duration>) -> ApiResult<Done
             input_tokens,
             output_tokens,
             latency_ms,
+            tools_used,
         }),
         Some(other) => Err(run_error(&other)),
         None => Err(ApiError::internal("run events ended early")),
@@ -171,7 +207,7 @@ where
         .chain(futures::stream::iter(tail.into_iter().map(Ok)))
 }
 
-fn event_frames<F: Fn(&RunEvent) -> Vec<Event>>(
+pub fn event_frames<F: Fn(&RunEvent) -> Vec<Event>>(
     event: &RunEvent,
     render: &F,
 ) -> Vec<Result<Event, Infallible>> {
@@ -196,11 +232,12 @@ async fn run_of(state: &AppState, auth: &Authenticated, raw: &str) -> ApiResult<
 }
 
 /// A run's events as the generic stream shows them: `event: <type>`, the event as data.
-fn generic(event: &RunEvent) -> Vec<Event> {
+pub fn generic(event: &RunEvent) -> Vec<Event> {
     let name = match &event.kind {
         RunEventKind::Start { .. } => "start",
         RunEventKind::Delta { .. } => "delta",
         RunEventKind::ToolCall { .. } => "tool_call",
+        RunEventKind::ToolResult { .. } => "tool_result",
         RunEventKind::Done { .. } => "done",
         RunEventKind::Error { .. } => "error",
     };
@@ -244,6 +281,7 @@ fn from_record(run: &RunRecord) -> Vec<RunEvent> {
                 code: err["code"].as_str().unwrap_or("internal_error").into(),
                 message: err["message"].as_str().unwrap_or("the run failed").into(),
                 status: 500,
+                retryable: false,
             }
         }
     };
@@ -251,7 +289,7 @@ fn from_record(run: &RunRecord) -> Vec<RunEvent> {
     events
 }
 
-fn last_event_id(headers: &HeaderMap) -> ApiResult<u64> {
+pub fn last_event_id(headers: &HeaderMap) -> ApiResult<u64> {
     match headers.get("last-event-id") {
         None => Ok(0),
         Some(v) => v
@@ -277,12 +315,31 @@ pub async fn events(
     auth.require(Scope::Messages)?;
     let run = run_of(&state, &auth, &raw).await?;
     let after = last_event_id(&headers)?;
-    if let Some(sub) = state.runs().subscribe(auth.tenant_id, run.id, after) {
-        return Ok(sse(render_stream(sub, generic, Vec::new())));
+    let deadline = Instant::now() + state.config().request_timeout;
+    Ok(sse(run_event_stream(
+        state,
+        auth.tenant_id,
+        run,
+        after,
+        deadline,
+    )))
+}
+
+/// A run's events after `after`, as `GET /v1/runs/{id}/events` serves them (and an agent's
+/// `/events`): from memory when the run executes on this replica, else from its Redis stream,
+/// polled until its terminal event or `deadline`, else rebuilt from its record.
+pub fn run_event_stream(
+    state: AppState,
+    tenant: TenantId,
+    run: RunRecord,
+    after: u64,
+    deadline: Instant,
+) -> BoxStream<'static, Result<Event, Infallible>> {
+    use futures::StreamExt;
+    if let Some(sub) = state.runs().subscribe(tenant, run.id, after) {
+        return render_stream(sub, generic, Vec::new()).boxed();
     }
     // Not on this replica: read the run's Redis stream, polling until its terminal event.
-    let deadline = Instant::now() + state.config().request_timeout;
-    let tenant = auth.tenant_id;
     let remote = futures::stream::unfold((after, false, run), move |(after, ended, run)| {
         let state = state.clone();
         async move {
@@ -324,8 +381,7 @@ pub async fn events(
             }
         }
     });
-    use futures::StreamExt;
-    Ok(sse(remote.flatten()))
+    remote.flatten().boxed()
 }
 
 /// `POST /v1/runs/{id}/abort`: stops the run wherever it executes; answers with its final status.

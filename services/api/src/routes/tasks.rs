@@ -1,0 +1,410 @@
+//! Tasks (API.md §5.6, S1): work queued for the background workers. `type` is free-form;
+//! `openclaw_engine::jobs` decides what a type does. Also what tasks and spawned agents share:
+//! the per-tenant cap on unfinished jobs, status names, list paging, long-polls and cancelling.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::header::LOCATION;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use openclaw_domain::{Error, ErrorKind, Scope, TaskId};
+use openclaw_engine::run::run_wire_id;
+use openclaw_store::redis::ControlMessage;
+use openclaw_store::{CancelOutcome, JobKind, JobRecord, NewJob};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::sessions::{valid_session_key, Dialect};
+use super::{parse_id, valid_name};
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::state::AppState;
+
+/// Jobs (tasks, agents with their sub-agents, queued messages) a tenant may have queued or
+/// running at once.
+pub const MAX_UNFINISHED_JOBS: i64 = 1000;
+/// `parameters`, serialized.
+const MAX_PARAMETERS_BYTES: usize = 64 * 1024;
+const MAX_TYPE_CHARS: usize = 100;
+pub const DEFAULT_TIMEOUT_SECS: i64 = 300;
+pub const MAX_TIMEOUT_SECS: i64 = 3600;
+const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = -100..=100;
+/// Longest `?wait=` long-poll, in seconds.
+pub const MAX_WAIT_SECS: i64 = 60;
+/// Attempts a task gets when a worker dies under it or its upstream fails transiently.
+const TASK_MAX_ATTEMPTS: i32 = 3;
+
+/// The status a client sees: the queue's `queued` is S1's `pending`.
+pub fn wire_status(status: &str) -> &str {
+    match status {
+        "queued" => "pending",
+        other => other,
+    }
+}
+
+/// `?status=` in the client's words, as the queue records it.
+fn stored_status(wire: &str) -> ApiResult<&'static str> {
+    Ok(match wire {
+        "pending" => "queued",
+        "running" => "running",
+        "completed" => "completed",
+        "failed" => "failed",
+        "cancelled" => "cancelled",
+        _ => {
+            return Err(ApiError::invalid(
+                "status",
+                "`status` must be one of pending, running, completed, failed, cancelled",
+            ))
+        }
+    })
+}
+
+/// 429 once the tenant has [`MAX_UNFINISHED_JOBS`] jobs that have not ended. Concurrent
+/// requests may overshoot it by a few; it bounds a runaway client, not an exact quota.
+pub async fn check_capacity(state: &AppState, auth: &Authenticated) -> ApiResult<()> {
+    let unfinished = state.store().unfinished_jobs(auth.tenant_id).await?;
+    if unfinished >= MAX_UNFINISHED_JOBS {
+        return Err(ApiError(
+            Error::new(
+                ErrorKind::RateLimited,
+                format!(
+                    "this tenant already has {unfinished} unfinished jobs (tasks, spawned agents \
+                     and queued messages; at most {MAX_UNFINISHED_JOBS}): wait for some to \
+                     finish, or cancel some, then retry"
+                ),
+            )
+            .with_details(json!({"unfinished": unfinished, "limit": MAX_UNFINISHED_JOBS})),
+        ));
+    }
+    Ok(())
+}
+
+/// `timeout` in seconds (1–3600, default 300), as the queue's milliseconds.
+pub fn timeout_ms(timeout: Option<i64>) -> ApiResult<i32> {
+    let secs = timeout.unwrap_or(DEFAULT_TIMEOUT_SECS);
+    if !(1..=MAX_TIMEOUT_SECS).contains(&secs) {
+        return Err(ApiError::invalid(
+            "timeout",
+            format!("`timeout` must be between 1 and {MAX_TIMEOUT_SECS} seconds"),
+        ));
+    }
+    Ok((secs * 1000) as i32)
+}
+
+/// `?wait=` in seconds (0–60).
+pub fn wait_duration(wait: Option<i64>) -> ApiResult<Duration> {
+    let secs = wait.unwrap_or(0);
+    if !(0..=MAX_WAIT_SECS).contains(&secs) {
+        return Err(ApiError::invalid(
+            "wait",
+            format!("`wait` must be between 0 and {MAX_WAIT_SECS} seconds"),
+        ));
+    }
+    Ok(Duration::from_secs(secs as u64))
+}
+
+/// The job, waiting up to `wait` for it to end; another tenant's is not found.
+pub async fn load_job(
+    state: &AppState,
+    auth: &Authenticated,
+    kind: JobKind,
+    id: Uuid,
+    wait: Duration,
+) -> ApiResult<Option<JobRecord>> {
+    if wait.is_zero() {
+        Ok(state.store().get_job(auth.tenant_id, kind, id).await?)
+    } else {
+        Ok(state.wait_for_job(auth.tenant_id, kind, id, wait).await?)
+    }
+}
+
+/// The run executing (or that executed) a job's latest attempt.
+pub fn run_ref(job: &JobRecord) -> Value {
+    job.run_id.map_or(Value::Null, |r| json!(run_wire_id(r)))
+}
+
+/// The `Location` of a new resource, under the prefix the request came in on.
+pub fn location(dialect: Dialect, path: &str) -> HeaderValue {
+    let prefix = match dialect {
+        Dialect::Hosted => "/v1",
+        Dialect::Gateway => "/api/v1",
+    };
+    HeaderValue::from_str(&format!("{prefix}{path}")).expect("ids are header-safe")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    offset: Option<i64>,
+}
+
+/// One page of the caller's jobs of `kind`: `{data, total, limit, offset}`.
+pub async fn list_page(
+    state: &AppState,
+    auth: &Authenticated,
+    kind: JobKind,
+    q: ListQuery,
+    view: fn(&JobRecord) -> Value,
+) -> ApiResult<Json<Value>> {
+    let status = q.status.as_deref().map(stored_status).transpose()?;
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            "`limit` must be between 1 and 100",
+        ));
+    }
+    let offset = q.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::invalid("offset", "`offset` must not be negative"));
+    }
+    let (jobs, total) = state
+        .store()
+        .list_jobs(auth.tenant_id, kind, status, limit, offset)
+        .await?;
+    Ok(Json(json!({
+        "data": jobs.iter().map(view).collect::<Vec<_>>(),
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    })))
+}
+
+/// Cancels the caller's job (and every sub-agent under it); a running one is told to stop
+/// wherever it runs. Answers the job as it now stands; an ended one is 409.
+pub async fn cancel_job(
+    state: &AppState,
+    auth: &Authenticated,
+    kind: JobKind,
+    id: Uuid,
+    what: &str,
+) -> ApiResult<JobRecord> {
+    match state.store().cancel_job(auth.tenant_id, kind, id).await? {
+        CancelOutcome::Cancelled { job, was_running } => {
+            if was_running {
+                state.announce(ControlMessage::JobCancel { job_id: job.id });
+            }
+            // Long-polls of it, here and on other replicas, return now.
+            state.announce(ControlMessage::JobEnded { job_id: job.id });
+            Ok(job)
+        }
+        CancelOutcome::AlreadyEnded(job) => {
+            let status = wire_status(&job.status).to_string();
+            Err(ApiError(
+                Error::new(
+                    ErrorKind::Conflict,
+                    format!("the {what} has already ended ({status}); only a pending or running {what} can be cancelled"),
+                )
+                .with_details(json!({"status": status})),
+            ))
+        }
+        CancelOutcome::NotFound => Err(ApiError::not_found(what)),
+    }
+}
+
+/// The task as clients see it, on every route.
+pub fn task_view(job: &JobRecord) -> Value {
+    json!({
+        "id": TaskId(job.id).to_string(),
+        "object": "task",
+        "name": job.name,
+        "type": job.job_type,
+        "status": wire_status(&job.status),
+        "progress": job.progress,
+        "parameters": job.parameters,
+        "priority": job.priority,
+        "timeout": job.timeout_ms / 1000,
+        "result": job.result,
+        "error": job.error,
+        "attempts": job.attempts,
+        "run_id": run_ref(job),
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "started_at": job.started_at,
+        "completed_at": job.finished_at,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTask {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, rename = "type")]
+    job_type: Option<String>,
+    #[serde(default)]
+    parameters: Option<Value>,
+    #[serde(default)]
+    priority: Option<i64>,
+    /// Seconds.
+    #[serde(default)]
+    timeout: Option<i64>,
+}
+
+fn valid_type(t: Option<String>) -> ApiResult<String> {
+    let Some(t) = t else {
+        return Err(ApiError::invalid("type", "`type` is required"));
+    };
+    let ok = !t.is_empty()
+        && t.chars().count() <= MAX_TYPE_CHARS
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        return Err(ApiError::invalid(
+            "type",
+            format!(
+                "`type` must be 1 to {MAX_TYPE_CHARS} characters of A-Z a-z 0-9 . _ - \
+                 (for example `data-processing`)"
+            ),
+        ));
+    }
+    Ok(t)
+}
+
+/// What the caller's credential adds to an `agent` task: its model is checked now, and a token
+/// limited to one session runs it in that session.
+fn check_agent_task(
+    state: &AppState,
+    auth: &Authenticated,
+    parameters: &mut Value,
+) -> ApiResult<()> {
+    if let Some(model) = parameters.get("model").and_then(Value::as_str) {
+        state
+            .runs()
+            .providers()
+            .resolve(Some(model))
+            .map_err(|e| ApiError(e).with_param("parameters.model"))?;
+    }
+    match (
+        parameters.get("session_id").and_then(Value::as_str),
+        &auth.session,
+    ) {
+        (Some(key), _) => {
+            valid_session_key("parameters.session_id", key)?;
+            if !auth.sees_session(key) {
+                return Err(ApiError::not_found("session"));
+            }
+        }
+        (None, Some(own)) => parameters["session_id"] = json!(own),
+        (None, None) => {}
+    }
+    Ok(())
+}
+
+/// `POST /v1/tasks` → 201 with the task (`pending`) and its `Location`.
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(dialect): Extension<Dialect>,
+    auth: Authenticated,
+    ApiJson(req): ApiJson<CreateTask>,
+) -> ApiResult<Response> {
+    auth.require(Scope::Tasks)?;
+    let name = match req.name {
+        Some(n) => valid_name("name", &n)?,
+        None => return Err(ApiError::invalid("name", "`name` is required")),
+    };
+    let job_type = valid_type(req.job_type)?;
+    let mut parameters = req.parameters.unwrap_or_else(|| json!({}));
+    if !parameters.is_object() {
+        return Err(ApiError::invalid(
+            "parameters",
+            "`parameters` must be an object",
+        ));
+    }
+    if parameters.to_string().len() > MAX_PARAMETERS_BYTES {
+        return Err(ApiError::invalid(
+            "parameters",
+            "`parameters` must be at most 64 KiB of JSON",
+        ));
+    }
+    let priority = req.priority.unwrap_or(0);
+    if !PRIORITY_RANGE.contains(&priority) {
+        return Err(ApiError::invalid(
+            "priority",
+            "`priority` must be an integer between -100 and 100 (higher runs first)",
+        ));
+    }
+    let timeout_ms = timeout_ms(req.timeout)?;
+    openclaw_engine::jobs::validate_task(&job_type, &parameters)?;
+    if job_type == "agent" {
+        check_agent_task(&state, &auth, &mut parameters)?;
+    }
+    check_capacity(&state, &auth).await?;
+    let job = state
+        .store()
+        .enqueue_job(
+            auth.tenant_id,
+            NewJob {
+                id: Uuid::now_v7(),
+                kind: JobKind::Task,
+                name,
+                job_type,
+                parameters,
+                priority: priority as i32,
+                timeout_ms,
+                max_attempts: TASK_MAX_ATTEMPTS,
+                run_id: None,
+            },
+        )
+        .await?;
+    let id = TaskId(job.id);
+    let mut resp = (StatusCode::CREATED, Json(task_view(&job))).into_response();
+    resp.headers_mut()
+        .insert(LOCATION, location(dialect, &format!("/tasks/{id}")));
+    Ok(resp)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetQuery {
+    /// Seconds to wait for the job to end (long-poll).
+    #[serde(default)]
+    wait: Option<i64>,
+}
+
+/// `GET /v1/tasks/{id}` (`?wait=N` waits up to N seconds for it to end).
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(raw): Path<String>,
+    ApiQuery(q): ApiQuery<GetQuery>,
+) -> ApiResult<Json<Value>> {
+    auth.require(Scope::Tasks)?;
+    let id: TaskId = parse_id(&raw, "task")?;
+    let wait = wait_duration(q.wait)?;
+    let job = load_job(&state, &auth, JobKind::Task, id.0, wait)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))?;
+    Ok(Json(task_view(&job)))
+}
+
+/// `GET /v1/tasks?status=&limit=&offset=`, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    auth.require(Scope::Tasks)?;
+    list_page(&state, &auth, JobKind::Task, q, task_view).await
+}
+
+/// `DELETE /v1/tasks/{id}`: cancels it → 200 with the task, now `cancelled`.
+pub async fn cancel(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    auth.require(Scope::Tasks)?;
+    let id: TaskId = parse_id(&raw, "task")?;
+    let job = cancel_job(&state, &auth, JobKind::Task, id.0, "task").await?;
+    Ok(Json(task_view(&job)))
+}

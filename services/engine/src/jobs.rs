@@ -1,0 +1,537 @@
+//! Job handlers: what a worker does with a claimed task, spawned agent or async message, and
+//! the sub-agents an agent spawns as a tool. The queue itself lives in `openclaw_store::jobs`;
+//! the worker crate claims, leases and ends jobs and calls [`Jobs::execute`] for each attempt.
+
+use std::sync::atomic::{AtomicI16, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use openclaw_domain::{Error, ErrorKind, TenantId};
+use openclaw_store::{Held, JobEnd, JobKind, JobRecord, Lineage, NewJob, Store};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::provider::{ToolCall, ToolSpec};
+use crate::run::{run_wire_id, RunEventKind, RunRequest, Runs, Started, ToolExecutor};
+
+/// Task types with a handler of their own; any other type runs as an agent task.
+pub const TASK_HANDLERS: &[&str] = &["agent", "noop"];
+/// Types the contract names whose handlers need parts of the platform not built yet.
+const TASK_TYPES_NOT_YET: &[(&str, &str)] = &[
+    (
+        "skill",
+        "`skill` tasks need the skills catalogue, which is not available yet",
+    ),
+    (
+        "memory.compact",
+        "`memory.compact` tasks need agent memory, which is not available yet",
+    ),
+];
+/// How deep sub-agents nest under a spawned agent (the agent itself is depth 0).
+pub const MAX_SUBAGENT_DEPTH: i16 = 2;
+/// Sub-agents one agent may spawn in all.
+pub const MAX_SUBAGENTS: usize = 5;
+/// The tool through which an agent spawns sub-agents.
+pub const SPAWN_TOOL: &str = "spawn_agent";
+
+/// Checks a task's type and parameters before it is queued: 400 naming the field.
+pub fn validate_task(job_type: &str, parameters: &Value) -> Result<(), Error> {
+    if let Some((_, why)) = TASK_TYPES_NOT_YET.iter().find(|(t, _)| *t == job_type) {
+        return Err(Error::invalid("type", *why));
+    }
+    if !parameters.is_object() {
+        return Err(Error::invalid(
+            "parameters",
+            "`parameters` must be an object",
+        ));
+    }
+    if job_type == "agent" {
+        agent_task_message(parameters)?;
+        for field in ["model", "session_id"] {
+            if parameters.get(field).is_some_and(|v| !v.is_string()) {
+                return Err(Error::invalid(
+                    format!("parameters.{field}"),
+                    format!("`parameters.{field}` must be a string"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The instructions of an `agent` task: `parameters.message` (or `prompt`).
+fn agent_task_message(parameters: &Value) -> Result<String, Error> {
+    let text = parameters
+        .get("message")
+        .or_else(|| parameters.get("prompt"))
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or_default();
+    if text.is_empty() {
+        return Err(Error::invalid(
+            "parameters.message",
+            "`agent` tasks need `parameters.message`, a non-empty string",
+        ));
+    }
+    Ok(text.to_string())
+}
+
+/// How an attempt ended, before the worker turns it into a [`JobEnd`].
+#[derive(Debug)]
+pub enum Verdict {
+    Completed(Value),
+    Failed(Error),
+    /// Worth another attempt later (the provider failed or timed out).
+    Retry(Error),
+    /// Stopped on request (the client cancelled, or the worker is handing the job back).
+    Cancelled,
+}
+
+impl Verdict {
+    /// What the store should record; `None` for a cancelled attempt, whose job was either
+    /// cancelled already or is handed back by the worker.
+    pub fn into_end(self, attempts: i32) -> Option<JobEnd> {
+        let error_json = |e: &Error| json!({"code": e.kind.parts().1, "message": e.message});
+        match self {
+            Verdict::Completed(result) => Some(JobEnd::Completed(result)),
+            Verdict::Failed(e) => Some(JobEnd::Failed(error_json(&e))),
+            Verdict::Retry(e) => Some(JobEnd::Retry {
+                error: error_json(&e),
+                after: retry_backoff(attempts),
+            }),
+            Verdict::Cancelled => None,
+        }
+    }
+}
+
+/// 2 s, 4 s, 8 s… capped at five minutes, with up to a quarter of jitter so retries of jobs
+/// that failed together do not return together.
+pub fn retry_backoff(attempts: i32) -> chrono::Duration {
+    let base = 2_000i64.saturating_mul(1i64 << attempts.clamp(1, 8).saturating_sub(1));
+    let base = base.min(300_000);
+    let jitter = (rand::random::<f64>() * base as f64 / 4.0) as i64;
+    chrono::Duration::milliseconds(base + jitter)
+}
+
+/// One attempt at a job (or a sub-agent) executing on this worker.
+pub struct Attempt {
+    pub tenant: TenantId,
+    pub id: Uuid,
+    pub attempt: i32,
+    pub cancel: CancellationToken,
+    progress: AtomicI16,
+    run: Mutex<Option<Uuid>>,
+}
+
+impl Attempt {
+    fn set_progress(&self, p: i16) {
+        self.progress.fetch_max(p.clamp(0, 99), Ordering::Relaxed);
+    }
+}
+
+/// Executes jobs on a worker, and keeps track of the attempts in flight there.
+#[derive(Clone)]
+pub struct Jobs {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    runs: Runs,
+    worker: String,
+    attempts: DashMap<Uuid, Arc<Attempt>>,
+}
+
+/// Drops an attempt from the registry, and aborts its run, however the attempt ends (a
+/// timed-out parent drops its sub-agents' futures; their runs must not go on regardless).
+struct AttemptGuard {
+    jobs: Jobs,
+    attempt: Arc<Attempt>,
+}
+
+impl Drop for AttemptGuard {
+    fn drop(&mut self) {
+        self.jobs.inner.attempts.remove(&self.attempt.id);
+        if let Some(run) = *self.attempt.run.lock().expect("attempt run") {
+            self.jobs.inner.runs.abort_local(run);
+        }
+    }
+}
+
+impl Jobs {
+    pub fn new(store: Store, runs: Runs, worker: String) -> Jobs {
+        Jobs {
+            inner: Arc::new(Inner {
+                store,
+                runs,
+                worker,
+                attempts: DashMap::new(),
+            }),
+        }
+    }
+
+    pub fn worker(&self) -> &str {
+        &self.inner.worker
+    }
+
+    pub fn runs(&self) -> &Runs {
+        &self.inner.runs
+    }
+
+    /// Every attempt in flight here, sub-agents included, for the heartbeat.
+    pub fn held(&self) -> Vec<Held> {
+        self.inner
+            .attempts
+            .iter()
+            .map(|a| Held {
+                tenant: a.tenant,
+                id: a.id,
+                attempt: a.attempt,
+                progress: a.progress.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
+    /// Stops an attempt executing here (a sub-agent's stops its own sub-agents too).
+    pub fn cancel(&self, id: Uuid) -> bool {
+        match self.inner.attempts.get(&id) {
+            Some(a) => {
+                a.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Runs one claimed attempt to its end, within the job's timeout; `cancel` stops it.
+    pub async fn execute(&self, job: &JobRecord, cancel: CancellationToken) -> Verdict {
+        let attempt = self.register(job, cancel);
+        let timeout = Duration::from_millis(job.timeout_ms.max(1) as u64);
+        self.attempt(job, attempt, timeout, None).await
+    }
+
+    fn register(&self, job: &JobRecord, cancel: CancellationToken) -> Arc<Attempt> {
+        let attempt = Arc::new(Attempt {
+            tenant: job.tenant(),
+            id: job.id,
+            attempt: job.attempts,
+            cancel,
+            progress: AtomicI16::new(job.progress),
+            run: Mutex::new(None),
+        });
+        self.inner.attempts.insert(job.id, attempt.clone());
+        attempt
+    }
+
+    async fn attempt(
+        &self,
+        job: &JobRecord,
+        attempt: Arc<Attempt>,
+        timeout: Duration,
+        lineage: Option<Lineage>,
+    ) -> Verdict {
+        let guard = AttemptGuard {
+            jobs: self.clone(),
+            attempt,
+        };
+        let attempt = &guard.attempt;
+        let work = self.dispatch(job, attempt, lineage);
+        tokio::select! {
+            _ = attempt.cancel.cancelled() => Verdict::Cancelled,
+            r = tokio::time::timeout(timeout, work) => r.unwrap_or_else(|_| Verdict::Failed(
+                Error::new(ErrorKind::Timeout, format!("the job took longer than its timeout of {} ms", job.timeout_ms)),
+            )),
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        job: &JobRecord,
+        attempt: &Arc<Attempt>,
+        lineage: Option<Lineage>,
+    ) -> Verdict {
+        let params = &job.parameters;
+        match JobKind::parse(&job.kind) {
+            Some(JobKind::Message) => self.message(job, attempt).await,
+            Some(JobKind::Agent) => {
+                let task = params
+                    .get("task")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let model = params.get("model").and_then(Value::as_str);
+                let depth = lineage.map_or(job.depth, |l| l.depth);
+                let sub = (depth < MAX_SUBAGENT_DEPTH).then(|| {
+                    Arc::new(SubAgents {
+                        jobs: self.clone(),
+                        parent: attempt.clone(),
+                        root: job.root_id.unwrap_or(job.id),
+                        depth,
+                        spawned: AtomicUsize::new(0),
+                        model: model.map(str::to_string),
+                        timeout_ms: job.timeout_ms,
+                    }) as Arc<dyn ToolExecutor>
+                });
+                let req = RunRequest {
+                    message: task.to_string(),
+                    model: model.map(str::to_string),
+                    channel: Some("agent".into()),
+                    executor: sub,
+                    ..Default::default()
+                };
+                self.agent_run(attempt, req).await
+            }
+            Some(JobKind::Task) => match job.job_type.as_str() {
+                "noop" => Verdict::Completed(json!({})),
+                "agent" => {
+                    let message = match agent_task_message(params) {
+                        Ok(m) => m,
+                        Err(e) => return Verdict::Failed(e),
+                    };
+                    let req = RunRequest {
+                        message,
+                        model: params
+                            .get("model")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
+                        session_key: params
+                            .get("session_id")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
+                        channel: Some("task".into()),
+                        ..Default::default()
+                    };
+                    self.agent_run(attempt, req).await
+                }
+                // Any other type is work for an agent, described by the task itself.
+                other => {
+                    let parameters =
+                        serde_json::to_string_pretty(params).unwrap_or_else(|_| params.to_string());
+                    let req = RunRequest {
+                        message: format!(
+                            "Carry out this task and reply with its result.\nTask: {}\nType: {other}\nParameters: {parameters}",
+                            job.name
+                        ),
+                        channel: Some("task".into()),
+                        ..Default::default()
+                    };
+                    self.agent_run(attempt, req).await
+                }
+            },
+            None => Verdict::Failed(Error::internal()),
+        }
+    }
+
+    /// One agent turn for a task or agent: started through `Runs` like any run, so its events
+    /// reach `GET /v1/runs/{id}/events` (and an agent's `/events`) from any replica.
+    async fn agent_run(&self, attempt: &Arc<Attempt>, mut req: RunRequest) -> Verdict {
+        let store = &self.inner.store;
+        req.tenant = attempt.tenant;
+        req.tenant_default_model = match store.get_tenant(attempt.tenant).await {
+            Ok(t) => t.and_then(|t| t.default_model),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the tenant's default model");
+                return Verdict::Retry(Error::new(ErrorKind::Unavailable, "storage unavailable"));
+            }
+        };
+        let started = match self.inner.runs.start(req).await {
+            Ok(s) => s,
+            Err(e) if e.kind == ErrorKind::Internal => return Verdict::Retry(e),
+            Err(e) => return Verdict::Failed(e),
+        };
+        self.follow(attempt, started).await
+    }
+
+    /// Follows a started run to its end, noting it on the job and reporting progress.
+    async fn follow(&self, attempt: &Arc<Attempt>, mut started: Started) -> Verdict {
+        *attempt.run.lock().expect("attempt run") = Some(started.run_id);
+        if let Err(e) = self
+            .inner
+            .store
+            .set_job_run(attempt.tenant, attempt.id, attempt.attempt, started.run_id)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot note a job's run");
+        }
+        attempt.set_progress(10);
+        while let Some(event) = started.events.next().await {
+            match event.kind {
+                RunEventKind::ToolResult { .. } => {
+                    let p = attempt.progress.load(Ordering::Relaxed);
+                    attempt.set_progress(p + 10);
+                }
+                RunEventKind::Done {
+                    content,
+                    finish_reason,
+                    input_tokens,
+                    output_tokens,
+                    ..
+                } => {
+                    return Verdict::Completed(json!({
+                        "content": content,
+                        "model": started.model,
+                        "finish_reason": finish_reason,
+                        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+                        "run_id": run_wire_id(started.run_id),
+                        "session_id": started.session_key,
+                    }))
+                }
+                RunEventKind::Error {
+                    code,
+                    message,
+                    status,
+                    retryable,
+                } => {
+                    if code == "cancelled" {
+                        // Stopped through the job (cancel, hand-back), or its run was aborted
+                        // on its own (`POST /v1/runs/{id}/abort`): the latter ends the job too,
+                        // rather than leaving it for the reaper to run again.
+                        return if attempt.cancel.is_cancelled() {
+                            Verdict::Cancelled
+                        } else {
+                            Verdict::Failed(Error::new(ErrorKind::Conflict, message))
+                        };
+                    }
+                    let e = Error::new(ErrorKind::from_status(status), message);
+                    return if retryable {
+                        Verdict::Retry(e)
+                    } else {
+                        Verdict::Failed(e)
+                    };
+                }
+                _ => {}
+            }
+        }
+        Verdict::Failed(Error::internal())
+    }
+
+    /// An async message: the run was recorded when the client sent it; execute (or resume) it.
+    async fn message(&self, job: &JobRecord, attempt: &Arc<Attempt>) -> Verdict {
+        let Some(run) = job.run_id else {
+            return Verdict::Failed(Error::internal());
+        };
+        let message = job
+            .parameters
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        match self
+            .inner
+            .runs
+            .resume(job.tenant(), run, message, job.attempts > 1)
+            .await
+        {
+            // An earlier attempt finished it; nothing is left to do.
+            Ok(None) => Verdict::Completed(json!({"run_id": run_wire_id(run)})),
+            Ok(Some(started)) => match self.follow(attempt, started).await {
+                // The run has recorded its own failure; repeating it would repeat the message.
+                Verdict::Retry(e) => Verdict::Failed(e),
+                v => v,
+            },
+            Err(e) => Verdict::Failed(e),
+        }
+    }
+}
+
+/// The `spawn_agent` tool of a spawned agent: each call runs a sub-agent here, inside the
+/// root job, and returns its answer. Sub-agents are not queued: a parent waiting on queued
+/// children would hold a worker slot they might need, and enough such parents deadlock the pool.
+struct SubAgents {
+    jobs: Jobs,
+    parent: Arc<Attempt>,
+    root: Uuid,
+    depth: i16,
+    spawned: AtomicUsize,
+    model: Option<String>,
+    timeout_ms: i32,
+}
+
+#[async_trait::async_trait]
+impl ToolExecutor for SubAgents {
+    fn tools(&self) -> Vec<ToolSpec> {
+        vec![ToolSpec {
+            name: SPAWN_TOOL.into(),
+            description: "Start a sub-agent on a self-contained task and wait for its answer. \
+                          Several calls in one reply run in parallel."
+                .into(),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "task": {"type": "string", "description": "What the sub-agent should do."},
+                    "model": {"type": "string", "description": "provider/model; the parent's if omitted."}
+                },
+                "required": ["task"]
+            }),
+        }]
+    }
+
+    async fn call(&self, call: &ToolCall) -> Result<Value, String> {
+        let task = call
+            .arguments
+            .get("task")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or("`task` is required: a non-empty string")?;
+        if self.spawned.fetch_add(1, Ordering::SeqCst) >= MAX_SUBAGENTS {
+            return Err(format!(
+                "an agent may spawn at most {MAX_SUBAGENTS} sub-agents"
+            ));
+        }
+        let model = call
+            .arguments
+            .get("model")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| self.model.clone());
+        let jobs = &self.jobs;
+        let store = &jobs.inner.store;
+        let lineage = Lineage {
+            parent: self.parent.id,
+            root: self.root,
+            depth: self.depth + 1,
+        };
+        let new = NewJob {
+            id: Uuid::now_v7(),
+            kind: JobKind::Agent,
+            name: task.chars().take(200).collect(),
+            job_type: "agent".into(),
+            parameters: json!({"task": task, "model": model}),
+            priority: 0,
+            timeout_ms: self.timeout_ms,
+            max_attempts: 1,
+            run_id: None,
+        };
+        let child = store
+            .start_subagent(self.parent.tenant, new, lineage, jobs.worker())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot record a sub-agent");
+                "the sub-agent could not be started".to_string()
+            })?;
+        let attempt = jobs.register(&child, self.parent.cancel.child_token());
+        let timeout = Duration::from_millis(child.timeout_ms.max(1) as u64);
+        let verdict = Box::pin(jobs.attempt(&child, attempt, timeout, Some(lineage))).await;
+        let id = openclaw_domain::AgentId(child.id).to_string();
+        let (end, reply) = match verdict {
+            Verdict::Completed(result) => (
+                JobEnd::Completed(result.clone()),
+                Ok(json!({"agent_id": id, "status": "completed", "content": result["content"]})),
+            ),
+            Verdict::Failed(e) | Verdict::Retry(e) => (
+                JobEnd::Failed(json!({"code": e.kind.parts().1, "message": e.message})),
+                Err(format!("sub-agent {id} failed: {}", e.message)),
+            ),
+            Verdict::Cancelled => return Err(format!("sub-agent {id} was cancelled")),
+        };
+        if let Err(e) = store
+            .end_job(self.parent.tenant, child.id, jobs.worker(), 1, end)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot record a sub-agent's end");
+        }
+        reply
+    }
+}

@@ -1,0 +1,715 @@
+//! The durable job queue behind tasks, spawned agents and async messages, and the outbox of
+//! events it writes for webhooks. Workers claim with `FOR UPDATE SKIP LOCKED`, fairest tenant
+//! first; `attempts` fences every write a worker makes, so a worker that lost its lease (paused,
+//! partitioned, presumed dead) cannot end or touch a job another worker has since claimed.
+
+use chrono::{DateTime, Duration, Utc};
+use openclaw_domain::TenantId;
+use serde_json::{json, Value};
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use crate::{Result, Store};
+
+/// The NOTIFY channel a worker listens on; a commit that queues a job signals it.
+pub const JOBS_CHANNEL: &str = "openclaw_jobs";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// `POST /v1/tasks`.
+    Task,
+    /// `POST /v1/agents/spawn`, and the sub-agents an agent spawns.
+    Agent,
+    /// An S2 message sent with `wait_for_response: false`; its id is the run's.
+    Message,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Task => "task",
+            JobKind::Agent => "agent",
+            JobKind::Message => "message",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobKind> {
+        match s {
+            "task" => Some(JobKind::Task),
+            "agent" => Some(JobKind::Agent),
+            "message" => Some(JobKind::Message),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub id: Uuid,
+    pub kind: JobKind,
+    pub name: String,
+    pub job_type: String,
+    pub parameters: Value,
+    pub priority: i32,
+    pub timeout_ms: i32,
+    pub max_attempts: i32,
+    pub run_id: Option<Uuid>,
+}
+
+/// A sub-agent's place in its family: it runs inside `root`'s job.
+#[derive(Debug, Clone, Copy)]
+pub struct Lineage {
+    pub parent: Uuid,
+    pub root: Uuid,
+    pub depth: i16,
+}
+
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct JobRecord {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub kind: String,
+    pub name: String,
+    #[sqlx(rename = "type")]
+    pub job_type: String,
+    pub parameters: Value,
+    pub priority: i32,
+    pub timeout_ms: i32,
+    /// `queued`, `running`, `completed`, `failed` or `cancelled`.
+    pub status: String,
+    pub progress: i16,
+    pub result: Option<Value>,
+    pub error: Option<Value>,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_id: Option<Uuid>,
+    pub parent_id: Option<Uuid>,
+    pub root_id: Option<Uuid>,
+    pub depth: i16,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl JobRecord {
+    pub fn tenant(&self) -> TenantId {
+        TenantId(self.tenant_id)
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
+    }
+}
+
+const JOB_COLUMNS: &str = "jobs.tenant_id, jobs.id, jobs.kind, jobs.name, jobs.type, jobs.parameters, \
+    jobs.priority, jobs.timeout_ms, jobs.status, jobs.progress, jobs.result, jobs.error, jobs.attempts, \
+    jobs.max_attempts, jobs.run_id, jobs.parent_id, jobs.root_id, jobs.depth, jobs.created_at, \
+    jobs.updated_at, jobs.started_at, jobs.finished_at";
+
+/// How a worker ends its attempt at a job.
+#[derive(Debug, Clone)]
+pub enum JobEnd {
+    Completed(Value),
+    Failed(Value),
+    /// A retryable failure: queue the job again after `after`, unless its attempts are spent
+    /// (then it fails with `error`).
+    Retry {
+        error: Value,
+        after: Duration,
+    },
+    /// The worker is going away: queue the job again at once, without spending an attempt.
+    HandBack,
+}
+
+/// One attempt a worker holds, as reported by its heartbeat.
+#[derive(Debug, Clone, Copy)]
+pub struct Held {
+    pub tenant: TenantId,
+    pub id: Uuid,
+    pub attempt: i32,
+    pub progress: i16,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CancelOutcome {
+    /// Cancelled now; `was_running` says a worker must be told to stop.
+    Cancelled {
+        job: JobRecord,
+        was_running: bool,
+    },
+    /// It had already ended; nothing changed.
+    AlreadyEnded(JobRecord),
+    NotFound,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct QueueStats {
+    pub queued: i64,
+    pub running: i64,
+    /// Age of the oldest job that could run now, in seconds (0 when none waits).
+    pub oldest_queued_secs: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct OutboxRecord {
+    pub id: Uuid,
+    pub event: String,
+    pub payload: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The webhook event for a job reaching `status`, if it has one (API.md §5.7).
+fn event_for(kind: &str, status: &str) -> Option<&'static str> {
+    match (kind, status) {
+        ("task", "completed") => Some("task.completed"),
+        ("task", "failed") => Some("task.failed"),
+        ("agent", "queued") => Some("agent.spawned"),
+        ("agent", "completed") => Some("agent.completed"),
+        ("agent", "failed") => Some("agent.error"),
+        _ => None,
+    }
+}
+
+/// What an outbox event says of a job; the webhooks issue renders the delivered body from it.
+fn job_payload(job: &JobRecord) -> Value {
+    json!({
+        "job_id": job.id,
+        "kind": job.kind,
+        "name": job.name,
+        "type": job.job_type,
+        "status": job.status,
+        "result": job.result,
+        "error": job.error,
+        "parent_id": job.parent_id,
+        "run_id": job.run_id,
+    })
+}
+
+async fn record_event(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    job: &JobRecord,
+    status_for_event: &str,
+) -> Result<()> {
+    let Some(event) = event_for(&job.kind, status_for_event) else {
+        return Ok(());
+    };
+    sqlx::query("INSERT INTO outbox (tenant_id, id, event, payload) VALUES ($1, $2, $3, $4)")
+        .bind(job.tenant_id)
+        .bind(Uuid::now_v7())
+        .bind(event)
+        .bind(job_payload(job))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn millis(d: Duration) -> f64 {
+    d.num_milliseconds() as f64
+}
+
+impl Store {
+    /// Queues a job and wakes the workers (NOTIFY is delivered at commit).
+    pub async fn enqueue_job(&self, tenant: TenantId, job: NewJob) -> Result<JobRecord> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let record = queue_in(&mut tx, tenant, &job).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// Records a sub-agent that `worker` runs at once inside its root's job: it is created
+    /// running, never queued, and shares the root's lease.
+    pub async fn start_subagent(
+        &self,
+        tenant: TenantId,
+        job: NewJob,
+        lineage: Lineage,
+        worker: &str,
+    ) -> Result<JobRecord> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let record = insert_job(&mut tx, tenant, &job, Some(lineage), Some(worker)).await?;
+        record_event(&mut tx, &record, "queued").await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    pub async fn get_job(
+        &self,
+        tenant: TenantId,
+        kind: JobKind,
+        id: Uuid,
+    ) -> Result<Option<JobRecord>> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let row = sqlx::query_as(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id = $2 AND kind = $3"
+        ))
+        .bind(tenant.as_uuid())
+        .bind(id)
+        .bind(kind.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// A page of a tenant's jobs of one kind, newest first, and how many match in all.
+    pub async fn list_jobs(
+        &self,
+        tenant: TenantId,
+        kind: JobKind,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<JobRecord>, i64)> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let rows = sqlx::query_as(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND kind = $2 \
+             AND ($3::text IS NULL OR status = $3) \
+             ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+        ))
+        .bind(tenant.as_uuid())
+        .bind(kind.as_str())
+        .bind(status)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut *tx)
+        .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM jobs WHERE tenant_id = $1 AND kind = $2 \
+             AND ($3::text IS NULL OR status = $3)",
+        )
+        .bind(tenant.as_uuid())
+        .bind(kind.as_str())
+        .bind(status)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((rows, total))
+    }
+
+    /// Sub-agents an agent spawned, oldest first.
+    pub async fn job_children(&self, tenant: TenantId, parent: Uuid) -> Result<Vec<JobRecord>> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let rows = sqlx::query_as(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND parent_id = $2 \
+             ORDER BY created_at, id"
+        ))
+        .bind(tenant.as_uuid())
+        .bind(parent)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// Cancels a job that has not ended, with every sub-agent under it. A running one keeps
+    /// running until its worker hears of it (control channel at once, else its next heartbeat);
+    /// whatever that worker reports afterwards is refused, so `cancelled` is final.
+    pub async fn cancel_job(
+        &self,
+        tenant: TenantId,
+        kind: JobKind,
+        id: Uuid,
+    ) -> Result<CancelOutcome> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let before: Option<JobRecord> = sqlx::query_as(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id = $2 AND kind = $3 FOR UPDATE"
+        ))
+        .bind(tenant.as_uuid())
+        .bind(id)
+        .bind(kind.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(before) = before else {
+            return Ok(CancelOutcome::NotFound);
+        };
+        if before.is_terminal() {
+            return Ok(CancelOutcome::AlreadyEnded(before));
+        }
+        let was_running = before.status == "running";
+        let job: JobRecord = sqlx::query_as(&format!(
+            "UPDATE jobs SET status = 'cancelled', lease_until = NULL, updated_at = now(), \
+             finished_at = now(), error = $3 WHERE tenant_id = $1 AND id = $2 RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(tenant.as_uuid())
+        .bind(id)
+        .bind(json!({"code": "cancelled", "message": "cancelled by the client"}))
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "WITH RECURSIVE family AS ( \
+                 SELECT id FROM jobs WHERE tenant_id = $1 AND parent_id = $2 \
+                 UNION SELECT j.id FROM jobs j JOIN family f ON j.parent_id = f.id WHERE j.tenant_id = $1) \
+             UPDATE jobs SET status = 'cancelled', updated_at = now(), finished_at = now(), error = $3 \
+             WHERE tenant_id = $1 AND id IN (SELECT id FROM family) AND status IN ('queued', 'running')",
+        )
+        .bind(tenant.as_uuid())
+        .bind(id)
+        .bind(json!({"code": "cancelled", "message": "its parent was cancelled"}))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(CancelOutcome::Cancelled { job, was_running })
+    }
+
+    /// Claims the next job for `worker`: the tenant with the fewest jobs running first (so a
+    /// tenant flooding the queue only ever gets its share), then priority, then age; a tenant at
+    /// its cap, or suspended, is skipped. The cap can be overshot by one per claim racing in the
+    /// same instant (each sees the other's claim only after commit).
+    pub async fn claim_job(&self, worker: &str, lease: Duration) -> Result<Option<JobRecord>> {
+        let row = sqlx::query_as(&format!(
+            "WITH busy AS ( \
+                 SELECT tenant_id, count(*)::int AS running FROM jobs \
+                 WHERE status = 'running' AND root_id IS NULL GROUP BY tenant_id), \
+             next AS ( \
+                 SELECT j.tenant_id, j.id FROM jobs j \
+                 JOIN tenants t ON t.id = j.tenant_id \
+                 LEFT JOIN busy b ON b.tenant_id = j.tenant_id \
+                 WHERE j.status = 'queued' AND j.run_after <= now() AND t.status = 'active' \
+                   AND coalesce(b.running, 0) < openclaw_job_cap(t.tier, t.limits) \
+                 ORDER BY coalesce(b.running, 0), j.priority DESC, j.run_after, j.id \
+                 LIMIT 1 FOR UPDATE OF j SKIP LOCKED) \
+             UPDATE jobs SET status = 'running', attempts = jobs.attempts + 1, worker = $1, \
+                 lease_until = now() + $2 * interval '1 millisecond', \
+                 started_at = coalesce(jobs.started_at, now()), updated_at = now() \
+             FROM next WHERE jobs.tenant_id = next.tenant_id AND jobs.id = next.id \
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(worker)
+        .bind(millis(lease))
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row)
+    }
+
+    /// Renews the leases of the attempts `worker` holds and saves their progress; returns the
+    /// ids it still holds. Anything missing was cancelled or taken over: stop working on it.
+    pub async fn heartbeat_jobs(
+        &self,
+        worker: &str,
+        held: &[Held],
+        lease: Duration,
+    ) -> Result<Vec<Uuid>> {
+        if held.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tenants: Vec<Uuid> = held.iter().map(|h| h.tenant.as_uuid()).collect();
+        let ids: Vec<Uuid> = held.iter().map(|h| h.id).collect();
+        let attempts: Vec<i32> = held.iter().map(|h| h.attempt).collect();
+        let progress: Vec<i16> = held.iter().map(|h| h.progress).collect();
+        let still = sqlx::query_scalar(
+            "UPDATE jobs SET progress = GREATEST(jobs.progress, h.progress), \
+                 lease_until = CASE WHEN jobs.root_id IS NULL \
+                     THEN now() + $6 * interval '1 millisecond' END \
+             FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::smallint[]) AS h(tenant_id, id, attempt, progress) \
+             WHERE jobs.tenant_id = h.tenant_id AND jobs.id = h.id AND jobs.attempts = h.attempt \
+               AND jobs.worker = $1 AND jobs.status = 'running' \
+             RETURNING jobs.id",
+        )
+        .bind(worker)
+        .bind(&tenants)
+        .bind(&ids)
+        .bind(&attempts)
+        .bind(&progress)
+        .bind(millis(lease))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(still)
+    }
+
+    /// Notes the run executing an attempt, so clients can follow its events. The run of an
+    /// earlier attempt that died with its worker is recorded as failed: nothing will end it.
+    pub async fn set_job_run(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        attempt: i32,
+        run: Uuid,
+    ) -> Result<bool> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let previous: Option<Option<Uuid>> = sqlx::query_scalar(
+            "SELECT run_id FROM jobs WHERE tenant_id = $1 AND id = $2 AND attempts = $3 \
+             AND status = 'running' FOR UPDATE",
+        )
+        .bind(tenant.as_uuid())
+        .bind(id)
+        .bind(attempt)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(previous) = previous else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "UPDATE jobs SET run_id = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.as_uuid())
+        .bind(id)
+        .bind(run)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(old) = previous.filter(|old| *old != run) {
+            sqlx::query(
+                "UPDATE runs SET status = 'failed', finished_at = now(), error = $3 \
+                 WHERE tenant_id = $1 AND id = $2 AND status = 'processing'",
+            )
+            .bind(tenant.as_uuid())
+            .bind(old)
+            .bind(json!({"code": "worker_lost", "message": "the worker running this attempt stopped; the job was retried"}))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Ends `worker`'s attempt at a job, with its outbox event in the same commit. Returns the
+    /// job as it now stands, or `None` if the attempt was no longer this worker's to end
+    /// (cancelled, or taken over after its lease lapsed): then nothing changed.
+    pub async fn end_job(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        worker: &str,
+        attempt: i32,
+        end: JobEnd,
+    ) -> Result<Option<JobRecord>> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let fence = "WHERE tenant_id = $1 AND id = $2 AND worker = $3 AND attempts = $4 \
+                     AND status = 'running'";
+        let updated: Option<JobRecord> = match end {
+            JobEnd::Completed(result) => {
+                sqlx::query_as(&format!(
+                "UPDATE jobs SET status = 'completed', progress = 100, result = $5, error = NULL, \
+                     lease_until = NULL, finished_at = now(), updated_at = now() {fence} \
+                     RETURNING {JOB_COLUMNS}"
+            ))
+                .bind(tenant.as_uuid())
+                .bind(id)
+                .bind(worker)
+                .bind(attempt)
+                .bind(result)
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+            JobEnd::Failed(error) => {
+                sqlx::query_as(&format!(
+                    "UPDATE jobs SET status = 'failed', error = $5, lease_until = NULL, \
+                     finished_at = now(), updated_at = now() {fence} RETURNING {JOB_COLUMNS}"
+                ))
+                .bind(tenant.as_uuid())
+                .bind(id)
+                .bind(worker)
+                .bind(attempt)
+                .bind(error)
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+            JobEnd::Retry { error, after } => {
+                sqlx::query_as(&format!(
+                    "UPDATE jobs SET error = $5, lease_until = NULL, updated_at = now(), \
+                     status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
+                     finished_at = CASE WHEN attempts >= max_attempts THEN now() END, \
+                     worker = CASE WHEN attempts >= max_attempts THEN worker END, \
+                     run_after = now() + $6 * interval '1 millisecond' {fence} \
+                     RETURNING {JOB_COLUMNS}"
+                ))
+                .bind(tenant.as_uuid())
+                .bind(id)
+                .bind(worker)
+                .bind(attempt)
+                .bind(error)
+                .bind(millis(after))
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+            JobEnd::HandBack => {
+                sqlx::query_as(&format!(
+                    "UPDATE jobs SET status = 'queued', attempts = attempts - 1, worker = NULL, \
+                     lease_until = NULL, run_after = now(), updated_at = now() {fence} \
+                     RETURNING {JOB_COLUMNS}"
+                ))
+                .bind(tenant.as_uuid())
+                .bind(id)
+                .bind(worker)
+                .bind(attempt)
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+        };
+        let Some(job) = updated else {
+            return Ok(None);
+        };
+        if job.root_id.is_none() {
+            // Sub-agents live inside their root's attempt: whatever of them still runs ends here.
+            sqlx::query(
+                "UPDATE jobs SET status = 'failed', updated_at = now(), finished_at = now(), error = $3 \
+                 WHERE tenant_id = $1 AND root_id = $2 AND status IN ('queued', 'running')",
+            )
+            .bind(tenant.as_uuid())
+            .bind(id)
+            .bind(json!({"code": "parent_ended", "message": "the agent that spawned this one ended first"}))
+            .execute(&mut *tx)
+            .await?;
+        }
+        if job.status == "queued" {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(JOBS_CHANNEL)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            record_event(&mut tx, &job, &job.status.clone()).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(job))
+    }
+
+    /// Takes back jobs whose worker stopped renewing its lease (it died, or lost the database):
+    /// they are queued again, or fail once their attempts are spent; sub-agents running inside
+    /// them fail, and an async message that fails takes its run with it. Returns the jobs taken
+    /// back. Any worker may call this; running it twice at once is harmless.
+    pub async fn reap_jobs(&self) -> Result<Vec<JobRecord>> {
+        let mut tx = self.pool().begin().await?;
+        let lost: Vec<JobRecord> = sqlx::query_as(&format!(
+            "UPDATE jobs SET updated_at = now(), lease_until = NULL, run_after = now(), \
+                 status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
+                 finished_at = CASE WHEN attempts >= max_attempts THEN now() END, \
+                 error = CASE WHEN attempts >= max_attempts THEN $1::jsonb ELSE error END, \
+                 worker = CASE WHEN attempts >= max_attempts THEN worker END \
+             WHERE (tenant_id, id) IN ( \
+                 SELECT tenant_id, id FROM jobs WHERE status = 'running' AND root_id IS NULL \
+                 AND lease_until < now() FOR UPDATE SKIP LOCKED) \
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(json!({"code": "worker_lost", "message": "the worker running this job stopped, and its attempts are spent"}))
+        .fetch_all(&mut *tx)
+        .await?;
+        for job in &lost {
+            sqlx::query(
+                "UPDATE jobs SET status = 'failed', updated_at = now(), finished_at = now(), error = $3 \
+                 WHERE tenant_id = $1 AND root_id = $2 AND status IN ('queued', 'running')",
+            )
+            .bind(job.tenant_id)
+            .bind(job.id)
+            .bind(json!({"code": "worker_lost", "message": "the worker running this agent's root job stopped"}))
+            .execute(&mut *tx)
+            .await?;
+            if job.status == "failed" {
+                record_event(&mut tx, job, "failed").await?;
+                if let (Some(run), "message") = (job.run_id, job.kind.as_str()) {
+                    sqlx::query(
+                        "UPDATE runs SET status = 'failed', error = $3, finished_at = now() \
+                         WHERE tenant_id = $1 AND id = $2 AND status = 'processing'",
+                    )
+                    .bind(job.tenant_id)
+                    .bind(run)
+                    .bind(&job.error)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        if lost.iter().any(|j| j.status == "queued") {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(JOBS_CHANNEL)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(lost)
+    }
+
+    /// Queue depth, running jobs and the age of the oldest runnable job, for metrics.
+    pub async fn queue_stats(&self) -> Result<QueueStats> {
+        let (queued, running, oldest): (i64, i64, Option<f64>) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status = 'queued'), \
+                    count(*) FILTER (WHERE status = 'running' AND root_id IS NULL), \
+                    EXTRACT(EPOCH FROM now() - min(run_after) FILTER (WHERE status = 'queued' \
+                        AND run_after <= now()))::float8 \
+             FROM jobs WHERE status IN ('queued', 'running')",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(QueueStats {
+            queued,
+            running,
+            oldest_queued_secs: oldest.unwrap_or(0.0),
+        })
+    }
+
+    /// A tenant's outbox events, oldest first (the webhooks issue delivers them).
+    pub async fn outbox_events(&self, tenant: TenantId) -> Result<Vec<OutboxRecord>> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let rows = sqlx::query_as(
+            "SELECT id, event, payload, created_at FROM outbox WHERE tenant_id = $1 \
+             ORDER BY created_at, id",
+        )
+        .bind(tenant.as_uuid())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// Jobs of a tenant not ended yet, for the per-tenant cap on what a tenant may queue.
+    pub async fn unfinished_jobs(&self, tenant: TenantId) -> Result<i64> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let n = sqlx::query_scalar(
+            "SELECT count(*) FROM jobs WHERE tenant_id = $1 AND status IN ('queued', 'running')",
+        )
+        .bind(tenant.as_uuid())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+/// Queues `job` inside `tx`, with its outbox event and the wake-up for workers.
+pub(crate) async fn queue_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    tenant: TenantId,
+    job: &NewJob,
+) -> Result<JobRecord> {
+    let record = insert_job(tx, tenant, job, None, None).await?;
+    record_event(tx, &record, "queued").await?;
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(JOBS_CHANNEL)
+        .execute(&mut **tx)
+        .await?;
+    Ok(record)
+}
+
+async fn insert_job(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    tenant: TenantId,
+    job: &NewJob,
+    lineage: Option<Lineage>,
+    running_on: Option<&str>,
+) -> Result<JobRecord> {
+    let record = sqlx::query_as(&format!(
+        "INSERT INTO jobs (tenant_id, id, kind, name, type, parameters, priority, timeout_ms, \
+             max_attempts, run_id, parent_id, root_id, depth, status, worker, attempts, started_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+             CASE WHEN $14::text IS NULL THEN 'queued' ELSE 'running' END, $14, \
+             CASE WHEN $14::text IS NULL THEN 0 ELSE 1 END, \
+             CASE WHEN $14::text IS NULL THEN NULL ELSE now() END) \
+         RETURNING {JOB_COLUMNS}"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(job.id)
+    .bind(job.kind.as_str())
+    .bind(&job.name)
+    .bind(&job.job_type)
+    .bind(&job.parameters)
+    .bind(job.priority)
+    .bind(job.timeout_ms)
+    .bind(job.max_attempts)
+    .bind(job.run_id)
+    .bind(lineage.map(|l| l.parent))
+    .bind(lineage.map(|l| l.root))
+    .bind(lineage.map_or(0, |l| l.depth))
+    .bind(running_on)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(record)
+}
