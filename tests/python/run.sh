@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs openai_sdk.py with the pinned official OpenAI SDK, in a venv under
+# Runs openai_sdk.py (or $OPENCLAW_PY_SCRIPT) with the pinned official OpenAI SDK and requests, in a venv under
 # $HOME/.cache/openclaw-venv that is created on first use and re-installed when
 # requirements.txt changes. Arguments go to the script: BASE_URL API_KEY SCENARIO.
 # Exit codes: the script's own; 3 when the venv or the install fails (its output is printed).
@@ -29,4 +29,5 @@ if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; th
 fi
 flock -u 9
 
-exec "$venv/bin/python" "$here/openai_sdk.py" "$@"
+# OPENCLAW_PY_SCRIPT picks another script of this folder (e.g. seed_examples.py).
+exec "$venv/bin/python" "$here/${OPENCLAW_PY_SCRIPT:-openai_sdk.py}" "$@"

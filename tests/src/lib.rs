@@ -181,7 +181,7 @@ pub async fn spawn_with(opts: AppOptions) -> TestApp {
 }
 
 impl TestApp {
-    /// A second replica of the same deployment: same database, same Redis prefix.
+    /// A second replica of the same deployment: same database, same Redis prefix, and a worker.
     pub async fn replica(&self) -> TestApp {
         spawn_with(AppOptions {
             database_url: Some(self.database_url.clone()),

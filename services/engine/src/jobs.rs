@@ -15,20 +15,15 @@ use uuid::Uuid;
 
 use crate::provider::{ToolCall, ToolSpec};
 use crate::run::{run_wire_id, RunEventKind, RunRequest, Runs, Started, ToolExecutor};
+use crate::skills::{self, Skill};
 
 /// Task types with a handler of their own; any other type runs as an agent task.
-pub const TASK_HANDLERS: &[&str] = &["agent", "noop"];
+pub const TASK_HANDLERS: &[&str] = &["agent", "noop", "skill"];
 /// Types the contract names whose handlers need parts of the platform not built yet.
-const TASK_TYPES_NOT_YET: &[(&str, &str)] = &[
-    (
-        "skill",
-        "`skill` tasks need the skills catalogue, which is not available yet",
-    ),
-    (
-        "memory.compact",
-        "`memory.compact` tasks need agent memory, which is not available yet",
-    ),
-];
+const TASK_TYPES_NOT_YET: &[(&str, &str)] = &[(
+    "memory.compact",
+    "`memory.compact` tasks need agent memory, which is not available yet",
+)];
 /// How deep sub-agents nest under a spawned agent (the agent itself is depth 0).
 pub const MAX_SUBAGENT_DEPTH: i16 = 2;
 /// Sub-agents one agent may spawn in all.
@@ -58,7 +53,48 @@ pub fn validate_task(job_type: &str, parameters: &Value) -> Result<(), Error> {
             }
         }
     }
+    if job_type == "skill" {
+        let (skill, input) = skill_task(parameters)?;
+        skill.validate_input(&input, "parameters.input")?;
+    }
     Ok(())
+}
+
+/// The skill of a `skill` task (`parameters.skill`, a built-in) and its input
+/// (`parameters.input`, an object; `{}` when absent).
+fn skill_task(parameters: &Value) -> Result<(&'static Skill, Value), Error> {
+    let name = match parameters.get("skill") {
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) | None => {
+            return Err(Error::invalid(
+                "parameters.skill",
+                format!(
+                    "`skill` tasks need `parameters.skill`, the name of a skill: one of {}",
+                    skills::builtin_names()
+                ),
+            ))
+        }
+    };
+    let skill = skills::builtin(name).ok_or_else(|| {
+        Error::invalid(
+            "parameters.skill",
+            format!(
+                "there is no skill `{name}`; the skills are {}",
+                skills::builtin_names()
+            ),
+        )
+    })?;
+    let input = match parameters.get("input") {
+        None | Some(Value::Null) => json!({}),
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(_) => {
+            return Err(Error::invalid(
+                "parameters.input",
+                "`parameters.input` must be an object",
+            ))
+        }
+    };
+    Ok((skill, input))
 }
 
 /// The instructions of an `agent` task: `parameters.message` (or `prompt`).
@@ -284,6 +320,18 @@ impl Jobs {
             }
             Some(JobKind::Task) => match job.job_type.as_str() {
                 "noop" => Verdict::Completed(json!({})),
+                // A skill's failure is a failure of this input: trying again would fail again.
+                "skill" => match skill_task(params) {
+                    Ok((skill, input)) => match skill.execute(&input).await {
+                        Ok(output) => Verdict::Completed(json!({
+                            "skill": skill.name,
+                            "version": skill.version,
+                            "output": output,
+                        })),
+                        Err(e) => Verdict::Failed(e),
+                    },
+                    Err(e) => Verdict::Failed(e),
+                },
                 "agent" => {
                     let message = match agent_task_message(params) {
                         Ok(m) => m,

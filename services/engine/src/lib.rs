@@ -1,9 +1,11 @@
 //! The agent engine: providers, the run loop, skills, memory recall, webhook signing and job
-//! handlers. Today: the model providers (`provider`), runs (`run`) and job handlers (`jobs`).
+//! handlers. Today: the model providers (`provider`), runs (`run`), job handlers (`jobs`) and
+//! the built-in skills (`skills`).
 
 pub mod jobs;
 pub mod provider;
 pub mod run;
+pub mod skills;
 
 pub use provider::{
     collect, ChatMessage, ChatRequest, ChatStream, Completion, FinishReason, ModelInfo, ModelRef,

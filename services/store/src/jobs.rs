@@ -348,6 +348,18 @@ impl Store {
         .bind(json!({"code": "cancelled", "message": "its parent was cancelled"}))
         .execute(&mut *tx)
         .await?;
+        // A queued async message has a run that no worker will now start: it ends here.
+        if let (false, Some(run), JobKind::Message) = (was_running, job.run_id, kind) {
+            sqlx::query(
+                "UPDATE runs SET status = 'cancelled', finished_at = now(), error = $3 \
+                 WHERE tenant_id = $1 AND id = $2 AND status = 'processing'",
+            )
+            .bind(tenant.as_uuid())
+            .bind(run)
+            .bind(json!({"code": "cancelled", "message": "the run was aborted before it started"}))
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(CancelOutcome::Cancelled { job, was_running })
     }

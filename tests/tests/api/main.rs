@@ -14,6 +14,7 @@ mod openai;
 mod rls;
 mod runs;
 mod runs_store;
+mod seed_examples;
 mod sessions;
 mod tasks;
 mod tools;

@@ -439,3 +439,56 @@ async fn runs_and_their_routes_are_invisible_to_other_tenants() {
         .unwrap();
     expect_error(resp, 409, "conflict").await;
 }
+
+/// An async message waits in the queue for a worker; aborting it there ends its run at once,
+/// and no worker starts it afterwards.
+#[tokio::test]
+async fn an_async_message_aborted_before_a_worker_takes_it_never_runs() {
+    let app = openclaw_tests::spawn_with(openclaw_tests::AppOptions {
+        worker: None,
+        ..Default::default()
+    })
+    .await;
+    let t = app.create_tenant(Tier::Pro).await;
+    let resp = post(
+        &app,
+        &t,
+        "/v1/message",
+        json!({"message": "never mind", "wait_for_response": false}),
+    )
+    .await;
+    assert_eq!(resp.status(), 202);
+    let r: Value = resp.json().await.unwrap();
+    let id = r["id"].as_str().unwrap();
+    let poll = r["poll_url"].as_str().unwrap();
+    assert_eq!(app.get_json(poll, &t.key).await["status"], "processing");
+
+    let resp = app
+        .post(&format!("/v1/runs/{id}/abort"))
+        .bearer_auth(&t.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "cancelled");
+
+    // A worker arriving now finds nothing to do.
+    let worker = app.replica().await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(worker.get_json(poll, &t.key).await["status"], "cancelled");
+    let (jobs, _) = app
+        .store
+        .list_jobs(
+            t.id.parse().unwrap(),
+            openclaw_store::JobKind::Message,
+            None,
+            10,
+            0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].status, "cancelled");
+    assert_eq!(jobs[0].attempts, 0, "never claimed");
+}

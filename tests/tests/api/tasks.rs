@@ -1,6 +1,6 @@
 //! Tasks (API.md §5.6, S1): creating, executing on the in-process worker against a scripted
 //! upstream, validation, listing, cancelling before and while running, failures, the outbox,
-//! tenant isolation, scopes and the per-tenant cap on unfinished jobs.
+//! tenant isolation, scopes, the per-tenant cap on unfinished jobs, and `skill` tasks.
 
 use std::time::{Duration, Instant};
 
@@ -295,7 +295,7 @@ async fn task_fields_are_validated() {
         ),
         (
             json!({"name": "n", "type": "skill", "parameters": {"skill": "x"}}),
-            "type",
+            "parameters.skill",
         ),
         (json!({"name": "n", "type": "memory.compact"}), "type"),
         (
@@ -904,4 +904,184 @@ async fn a_provider_outage_is_retried_later_and_then_completes() {
         4,
         "three refused calls, then the answer"
     );
+}
+
+#[tokio::test]
+async fn a_calculator_skill_task_completes_with_the_result() {
+    let mock = MockLlm::start().await;
+    let app = app_with(&mock).await;
+    let t = app.create_tenant(Tier::Enterprise).await;
+    let task = create_ok(
+        &app,
+        &t,
+        json!({"name": "calc", "type": "skill",
+               "parameters": {"skill": "calculator", "input": {"expression": "2 * (3 + 4) ^ 2"}}}),
+    )
+    .await;
+    assert_eq!(task["type"], "skill");
+    assert_eq!(task["status"], "pending");
+    let done = wait_status(&app, &t, task["id"].as_str().unwrap(), "completed").await;
+    assert_eq!(done["result"]["skill"], "calculator", "{done}");
+    assert_eq!(done["result"]["version"], "1.0.0", "{done}");
+    assert_eq!(done["result"]["output"]["result"], 98, "{done}");
+    assert!(
+        done["result"]["output"]["result"].is_i64(),
+        "an integer: {done}"
+    );
+    assert_eq!(
+        done["result"]["output"]["expression"], "2 * (3 + 4) ^ 2",
+        "{done}"
+    );
+    assert_eq!(done["progress"], 100);
+    assert_eq!(done["attempts"], 1);
+    assert!(
+        done["error"].is_null() && done["run_id"].is_null(),
+        "{done}"
+    );
+    assert!(mock.requests().is_empty(), "no model was asked");
+}
+
+#[tokio::test]
+async fn a_current_time_skill_task_completes_with_an_rfc3339_time() {
+    let mock = MockLlm::start().await;
+    let app = app_with(&mock).await;
+    let t = app.create_tenant(Tier::Enterprise).await;
+    let utc = create_ok(
+        &app,
+        &t,
+        json!({"name": "now", "type": "skill", "parameters": {"skill": "current_time"}}),
+    )
+    .await;
+    let shanghai = create_ok(
+        &app,
+        &t,
+        json!({"name": "now+8", "type": "skill",
+               "parameters": {"skill": "current_time", "input": {"timezone": "+08:00"}}}),
+    )
+    .await;
+    let utc = wait_status(&app, &t, utc["id"].as_str().unwrap(), "completed").await;
+    let out = &utc["result"]["output"];
+    assert_eq!(utc["result"]["skill"], "current_time", "{utc}");
+    assert!(is_utc_rfc3339(&out["iso"]), "{utc}");
+    assert_eq!(out["timezone"], "UTC");
+    let iso = chrono::DateTime::parse_from_rfc3339(out["iso"].as_str().unwrap()).unwrap();
+    assert_eq!(Some(iso.timestamp()), out["unix"].as_i64(), "{utc}");
+    assert!((chrono::Utc::now().timestamp() - iso.timestamp()).abs() < 60);
+
+    let sh = wait_status(&app, &t, shanghai["id"].as_str().unwrap(), "completed").await;
+    let out = &sh["result"]["output"];
+    let iso = out["iso"].as_str().unwrap();
+    assert!(iso.ends_with("+08:00"), "{sh}");
+    let parsed = chrono::DateTime::parse_from_rfc3339(iso).unwrap();
+    assert_eq!(parsed.offset().local_minus_utc(), 8 * 3600);
+    assert_eq!(out["timezone"], "+08:00");
+}
+
+#[tokio::test]
+async fn skill_task_parameters_are_validated_at_creation() {
+    let mock = MockLlm::start().await;
+    let app = app_without_worker(&mock).await;
+    let t = app.create_tenant(Tier::Enterprise).await;
+    let skill = |parameters: Value| json!({"name": "s", "type": "skill", "parameters": parameters});
+    let cases = [
+        (json!({}), "parameters.skill"),
+        (json!({"skill": 5}), "parameters.skill"),
+        (json!({"skill": "weather"}), "parameters.skill"),
+        (
+            json!({"skill": "calculator", "input": "2+2"}),
+            "parameters.input",
+        ),
+        (
+            json!({"skill": "calculator"}),
+            "parameters.input.expression",
+        ),
+        (
+            json!({"skill": "calculator", "input": {}}),
+            "parameters.input.expression",
+        ),
+        (
+            json!({"skill": "calculator", "input": {"expression": 4}}),
+            "parameters.input.expression",
+        ),
+        (
+            json!({"skill": "calculator", "input": {"expression": "1".repeat(1001)}}),
+            "parameters.input.expression",
+        ),
+        (
+            json!({"skill": "calculator", "input": {"expression": "1", "precision": 2}}),
+            "parameters.input.precision",
+        ),
+        (
+            json!({"skill": "current_time", "input": {"tz": "UTC"}}),
+            "parameters.input.tz",
+        ),
+        (
+            json!({"skill": "current_time", "input": {"timezone": 8}}),
+            "parameters.input.timezone",
+        ),
+        (
+            json!({"skill": "current_time", "input": {"timezone": "Asia/Shanghai"}}),
+            "parameters.input.timezone",
+        ),
+    ];
+    for (parameters, param) in cases {
+        let body = skill(parameters);
+        let err = expect_error(create(&app, &t, body.clone()).await, 400, "invalid_request").await;
+        assert_eq!(err["error"]["param"], param, "{body}: {err}");
+    }
+    // An unknown skill's error names the ones there are.
+    let err = expect_error(
+        create(&app, &t, skill(json!({"skill": "weather"}))).await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("calculator") && message.contains("current_time"),
+        "{err}"
+    );
+    // Only the input's shape is checked at creation: the expression is not evaluated then.
+    create_ok(
+        &app,
+        &t,
+        skill(json!({"skill": "calculator", "input": {"expression": "1 / 0"}})),
+    )
+    .await;
+    let (_, total) = app
+        .store
+        .list_jobs(tenant_id(&t), JobKind::Task, None, 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(total, 1, "nothing invalid was queued");
+}
+
+/// A skill's failure would recur with the same input: the task fails at once.
+#[tokio::test]
+async fn a_failing_skill_fails_its_task_without_retrying() {
+    let mock = MockLlm::start().await;
+    let app = app_with(&mock).await;
+    let t = app.create_tenant(Tier::Enterprise).await;
+    let task = create_ok(
+        &app,
+        &t,
+        json!({"name": "oops", "type": "skill",
+               "parameters": {"skill": "calculator", "input": {"expression": "1 / (2 - 2)"}}}),
+    )
+    .await;
+    let failed = wait_status(&app, &t, task["id"].as_str().unwrap(), "failed").await;
+    assert_eq!(failed["attempts"], 1, "{failed}");
+    assert_eq!(failed["error"]["code"], "invalid_request", "{failed}");
+    let message = failed["error"]["message"].as_str().unwrap();
+    assert!(message.contains("division by zero"), "{failed}");
+    assert!(failed["result"].is_null(), "{failed}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later = app
+        .get_json(
+            &format!("/v1/tasks/{}", task["id"].as_str().unwrap()),
+            &t.key,
+        )
+        .await;
+    assert_eq!(later["status"], "failed");
+    assert_eq!(later["attempts"], 1);
 }

@@ -16,7 +16,7 @@ use openclaw_domain::{Error, ErrorKind, Scope, TenantId};
 use openclaw_engine::run::{parse_run_id, run_wire_id};
 use openclaw_engine::{RunEvent, RunEventKind, RunRequest, Started, Subscription};
 use openclaw_store::redis::ControlMessage;
-use openclaw_store::RunRecord;
+use openclaw_store::{JobKind, RunRecord};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -401,6 +401,12 @@ pub async fn abort(
             .with_details(json!({"status": run.status})),
         ));
     }
+    // An async message still queued is cancelled in the queue; a running one (its job ends
+    // with it) is stopped by whichever process runs it.
+    state
+        .store()
+        .cancel_job(auth.tenant_id, JobKind::Message, run.id)
+        .await?;
     state.announce(ControlMessage::RunAbort {
         run_id: run_wire_id(run.id),
     });
