@@ -348,16 +348,6 @@ async fn jobs_cross_replicas_and_workers_survive_a_killed_worker_cancel_fairly_a
                 .await,
         );
     }
-    let flooded = || async {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM jobs WHERE name LIKE 'flood %' AND status = 'completed'",
-        )
-        .fetch_one(&cluster.db)
-        .await
-        .unwrap();
-        n
-    };
-    let before = flooded().await;
     let bobs = cluster
         .create_task(
             &b,
@@ -368,13 +358,28 @@ async fn jobs_cross_replicas_and_workers_survive_a_killed_worker_cancel_fairly_a
     cluster
         .until(&b, &bob, &bobs, "completed", Duration::from_secs(30))
         .await;
-    let after = flooded().await;
-    // Six slots (three workers of two): Bob waits for one slot to free, then runs for 300 ms;
-    // meanwhile Alice finishes at most about two rounds. First come, first served would have
-    // made him wait for all of her remaining tasks.
+    // From the queue's own timestamps: how many of Alice's tasks were started after Bob's was
+    // queued and before it started. Bob has no task running, so each slot that frees should go
+    // to him; only a claim already under way when his task arrived (one per worker, three
+    // workers) can still pick one of hers. First come, first served would have started her
+    // whole backlog first.
+    let bob_id = uuid::Uuid::parse_str(bobs.trim_start_matches("task_")).unwrap();
+    let (overtook, still_queued): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE a.started_at > b.created_at AND a.started_at < b.started_at), \
+                count(*) FILTER (WHERE a.started_at IS NULL OR a.started_at >= b.started_at) \
+         FROM jobs a, jobs b WHERE b.id = $1 AND a.name LIKE 'flood %'",
+    )
+    .bind(bob_id)
+    .fetch_one(&cluster.db)
+    .await
+    .unwrap();
     assert!(
-        after - before <= 12 && after < 40,
-        "Bob waited while Alice's completed tasks went from {before} to {after} of 40"
+        overtook <= 3,
+        "{overtook} of Alice's tasks started while Bob's waited"
+    );
+    assert!(
+        still_queued > 0,
+        "Alice's backlog was not even waiting: the test proves nothing"
     );
     for id in &flood {
         cluster
