@@ -478,7 +478,20 @@ impl Jobs {
                 Verdict::Retry(e) => Verdict::Failed(e),
                 v => v,
             },
-            Err(e) => Verdict::Failed(e),
+            Err(e) => {
+                // The run could not start (its model is no longer configured, say): it has to
+                // end here, or its poll URL would say `processing` for ever.
+                let error = json!({"code": e.kind.parts().1, "message": e.message});
+                if let Err(err) = self
+                    .inner
+                    .store
+                    .fail_unstarted_run(job.tenant(), run, error)
+                    .await
+                {
+                    tracing::warn!(error = %err, "cannot record a run that could not start");
+                }
+                Verdict::Failed(e)
+            }
         }
     }
 }

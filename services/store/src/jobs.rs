@@ -630,6 +630,42 @@ impl Store {
         Ok(lost)
     }
 
+    /// Deletes up to `batch` jobs that ended before `before` (their tasks and agents then read
+    /// as not found); returns how many. Sub-agents go with their root.
+    pub async fn purge_finished_jobs(&self, before: DateTime<Utc>, batch: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM jobs WHERE (tenant_id, id) IN ( \
+                 SELECT tenant_id, id FROM jobs WHERE finished_at < $1 \
+                 AND status IN ('completed', 'failed', 'cancelled') LIMIT $2)",
+        )
+        .bind(before)
+        .bind(batch)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Records a run that will never start as failed (its job could not launch it).
+    pub async fn fail_unstarted_run(
+        &self,
+        tenant: TenantId,
+        run: Uuid,
+        error: Value,
+    ) -> Result<()> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        sqlx::query(
+            "UPDATE runs SET status = 'failed', finished_at = now(), error = $3 \
+             WHERE tenant_id = $1 AND id = $2 AND status = 'processing'",
+        )
+        .bind(tenant.as_uuid())
+        .bind(run)
+        .bind(error)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Queue depth, running jobs and the age of the oldest runnable job, for metrics.
     pub async fn queue_stats(&self) -> Result<QueueStats> {
         let (queued, running, oldest): (i64, i64, Option<f64>) = sqlx::query_as(

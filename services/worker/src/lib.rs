@@ -21,6 +21,10 @@ use tokio_util::task::TaskTracker;
 const SESSION_SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// How often queue depth and age are sampled for metrics.
 const STATS_EVERY: Duration = Duration::from_secs(5);
+/// Ended tasks and agents stay readable this long, then are deleted (in batches, by the
+/// session sweep's timer), so a tenant's history of jobs cannot grow without bound.
+const JOB_RETENTION_DAYS: i64 = 30;
+const JOB_PURGE_BATCH: i64 = 1000;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -351,7 +355,7 @@ async fn heartbeat(store: Store, jobs: Jobs, lease: Duration, stop: Cancellation
 }
 
 /// Takes back jobs whose worker died, samples the queue for metrics, and purges expired
-/// sessions.
+/// sessions and long-ended jobs.
 async fn sweep(store: Store, lease: Duration, stop: CancellationToken) {
     let mut reap = tokio::time::interval((lease / 2).max(Duration::from_millis(500)));
     let mut stats = tokio::time::interval(STATS_EVERY);
@@ -375,11 +379,19 @@ async fn sweep(store: Store, lease: Duration, stop: CancellationToken) {
                 }
                 Err(e) => tracing::debug!(error = %e, "cannot sample the job queue"),
             },
-            _ = sessions.tick() => match store.purge_expired_sessions(chrono::Duration::zero()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
-                Err(e) => tracing::warn!(error = %e, "session sweep failed; will retry"),
-            },
+            _ = sessions.tick() => {
+                match store.purge_expired_sessions(chrono::Duration::zero()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
+                    Err(e) => tracing::warn!(error = %e, "session sweep failed; will retry"),
+                }
+                let before = chrono::Utc::now() - chrono::Duration::days(JOB_RETENTION_DAYS);
+                match store.purge_finished_jobs(before, JOB_PURGE_BATCH).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(jobs = n, "purged jobs that ended over {JOB_RETENTION_DAYS} days ago"),
+                    Err(e) => tracing::warn!(error = %e, "job purge failed; will retry"),
+                }
+            }
         }
     }
 }

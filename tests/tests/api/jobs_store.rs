@@ -328,3 +328,49 @@ async fn cancelling_is_final_and_stops_sub_agents_too() {
         "spawns are events; cancellations are not"
     );
 }
+
+#[tokio::test]
+async fn long_ended_jobs_are_purged_and_unfinished_ones_never_are() {
+    let app = app().await;
+    let store = &app.store;
+    let t = tenant(&app, Tier::Free).await;
+    let ended = store.enqueue_job(t, task("ended")).await.unwrap();
+    let waiting = store.enqueue_job(t, task("waiting")).await.unwrap();
+    let claimed = store
+        .claim_job("w", chrono::Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, ended.id);
+    store
+        .end_job(t, ended.id, "w", 1, JobEnd::Completed(json!({})))
+        .await
+        .unwrap()
+        .unwrap();
+    let now = chrono::Utc::now();
+    assert_eq!(
+        store
+            .purge_finished_jobs(now - chrono::Duration::days(30), 100)
+            .await
+            .unwrap(),
+        0,
+        "ended just now: kept"
+    );
+    assert_eq!(
+        store
+            .purge_finished_jobs(now + chrono::Duration::seconds(1), 100)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store
+        .get_job(t, JobKind::Task, ended.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .get_job(t, JobKind::Task, waiting.id)
+        .await
+        .unwrap()
+        .is_some());
+}

@@ -198,6 +198,18 @@ async fn agent_and_noop_tasks_complete() {
     assert_eq!(noop["progress"], 100);
     assert!(noop["run_id"].is_null());
 
+    // The worker's metrics (one recorder per process, so the app's /metrics shows them).
+    let metrics = app.metrics().await;
+    for name in [
+        "openclaw_jobs_started_total{kind=\"task\"}",
+        "openclaw_job_duration_seconds_bucket{kind=\"task\",outcome=\"completed\"",
+        "openclaw_job_wait_duration_seconds_bucket{kind=\"task\"",
+        "openclaw_jobs_queued ",
+        "openclaw_jobs_oldest_queued_seconds ",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
+
     // Also under /api/v1, with the Location there.
     let resp = app
         .post("/api/v1/tasks")
