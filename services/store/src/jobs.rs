@@ -364,23 +364,43 @@ impl Store {
         Ok(CancelOutcome::Cancelled { job, was_running })
     }
 
-    /// Claims the next job for `worker`: the tenant with the fewest jobs running first (so a
-    /// tenant flooding the queue only ever gets its share), then priority, then age; a tenant at
-    /// its cap, or suspended, is skipped. The cap can be overshot by one per claim racing in the
-    /// same instant (each sees the other's claim only after commit).
+    /// Claims the next job for `worker` (see [`Store::claim_jobs`]).
     pub async fn claim_job(&self, worker: &str, lease: Duration) -> Result<Option<JobRecord>> {
-        let row = sqlx::query_as(&format!(
+        Ok(self.claim_jobs(worker, lease, 1).await?.into_iter().next())
+    }
+
+    /// Claims up to `n` jobs for `worker` in one statement. Each queued job gets a slot number:
+    /// its tenant's running jobs plus its rank among the tenant's queued ones (priority, then
+    /// age). Jobs past their tenant's cap, or of a suspended tenant, are skipped; the rest are
+    /// taken lowest slot first, so tenants take turns — one with 10 000 queued jobs gets its
+    /// second slot only after every waiting tenant has had its first. Claims racing in the same
+    /// instant can overshoot a cap by what the other claims take (each sees the others' rows
+    /// only after commit).
+    pub async fn claim_jobs(
+        &self,
+        worker: &str,
+        lease: Duration,
+        n: i64,
+    ) -> Result<Vec<JobRecord>> {
+        let rows = sqlx::query_as(&format!(
             "WITH busy AS ( \
                  SELECT tenant_id, count(*)::int AS running FROM jobs \
                  WHERE status = 'running' AND root_id IS NULL GROUP BY tenant_id), \
-             next AS ( \
-                 SELECT j.tenant_id, j.id FROM jobs j \
+             ranked AS ( \
+                 SELECT j.tenant_id, j.id, j.priority, j.run_after, \
+                     coalesce(b.running, 0) + row_number() OVER ( \
+                         PARTITION BY j.tenant_id ORDER BY j.priority DESC, j.run_after, j.id) AS slot, \
+                     openclaw_job_cap(t.tier, t.limits) AS cap \
+                 FROM jobs j \
                  JOIN tenants t ON t.id = j.tenant_id \
                  LEFT JOIN busy b ON b.tenant_id = j.tenant_id \
-                 WHERE j.status = 'queued' AND j.run_after <= now() AND t.status = 'active' \
-                   AND coalesce(b.running, 0) < openclaw_job_cap(t.tier, t.limits) \
-                 ORDER BY coalesce(b.running, 0), j.priority DESC, j.run_after, j.id \
-                 LIMIT 1 FOR UPDATE OF j SKIP LOCKED) \
+                 WHERE j.status = 'queued' AND j.run_after <= now() AND t.status = 'active'), \
+             next AS ( \
+                 SELECT j.tenant_id, j.id FROM jobs j \
+                 JOIN ranked r ON r.tenant_id = j.tenant_id AND r.id = j.id \
+                 WHERE r.slot <= r.cap \
+                 ORDER BY r.slot, r.priority DESC, r.run_after, r.id \
+                 LIMIT $3 FOR UPDATE OF j SKIP LOCKED) \
              UPDATE jobs SET status = 'running', attempts = jobs.attempts + 1, worker = $1, \
                  lease_until = now() + $2 * interval '1 millisecond', \
                  started_at = coalesce(jobs.started_at, now()), updated_at = now() \
@@ -389,9 +409,10 @@ impl Store {
         ))
         .bind(worker)
         .bind(millis(lease))
-        .fetch_optional(self.pool())
+        .bind(n)
+        .fetch_all(self.pool())
         .await?;
-        Ok(row)
+        Ok(rows)
     }
 
     /// Renews the leases of the attempts `worker` holds and saves their progress; returns the

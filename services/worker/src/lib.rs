@@ -19,6 +19,9 @@ use tokio_util::task::TaskTracker;
 
 /// How often expired sessions are purged. Several workers sweeping at once is harmless.
 const SESSION_SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Most jobs claimed in one statement: a backlog drains in batches, while a worker with few
+/// free slots still takes only what it can run.
+const CLAIM_BATCH: usize = 8;
 /// How often queue depth and age are sampled for metrics.
 const STATS_EVERY: Duration = Duration::from_secs(5);
 /// Ended tasks and agents stay readable this long, then are deleted (in batches, by the
@@ -127,23 +130,35 @@ pub async fn run(
     let mut failures = 0u32;
     'claiming: loop {
         while !shutdown.is_cancelled() {
-            let Ok(permit) = slots.clone().try_acquire_owned() else {
+            let free = slots.available_permits();
+            if free == 0 {
                 break;
-            };
+            }
+            let want = free.min(CLAIM_BATCH);
             match store
-                .claim_job(&config.id, chrono_duration(config.lease))
+                .claim_jobs(&config.id, chrono_duration(config.lease), want as i64)
                 .await
             {
-                Ok(Some(job)) => {
+                Ok(claimed) => {
                     failures = 0;
-                    let ctx = ctx.clone();
-                    job_tracker.spawn(async move {
-                        ctx.execute(job).await;
-                        drop(permit);
-                        ctx.wake.notify_one();
-                    });
+                    let got = claimed.len();
+                    for job in claimed {
+                        // Only this loop takes permits, so the `free` counted above are there.
+                        let permit = slots
+                            .clone()
+                            .try_acquire_owned()
+                            .expect("a permit counted as free");
+                        let ctx = ctx.clone();
+                        job_tracker.spawn(async move {
+                            ctx.execute(job).await;
+                            drop(permit);
+                            ctx.wake.notify_one();
+                        });
+                    }
+                    if got < want {
+                        break;
+                    }
                 }
-                Ok(None) => break,
                 Err(e) => {
                     failures += 1;
                     tracing::warn!(error = %e, "cannot claim jobs; retrying");

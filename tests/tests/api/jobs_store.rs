@@ -124,6 +124,41 @@ async fn claims_take_turns_between_tenants_and_respect_each_tenants_cap() {
 }
 
 #[tokio::test]
+async fn a_batch_claim_takes_turns_between_tenants_within_their_caps() {
+    let app = app().await;
+    let store = &app.store;
+    let a = tenant(&app, Tier::Pro).await;
+    let b = tenant(&app, Tier::Pro).await;
+    let c = tenant(&app, Tier::Pro).await;
+    app.set_limits(&a.to_string(), json!({"concurrent_requests": 3}))
+        .await;
+    for i in 0..6 {
+        store.enqueue_job(a, task(&format!("a{i}"))).await.unwrap();
+    }
+    for i in 0..2 {
+        store.enqueue_job(b, task(&format!("b{i}"))).await.unwrap();
+    }
+    store.enqueue_job(c, task("c0")).await.unwrap();
+    let claimed = store
+        .claim_jobs("w", chrono::Duration::seconds(30), 5)
+        .await
+        .unwrap();
+    let mut names: Vec<String> = claimed.into_iter().map(|j| j.name).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["a0", "a1", "b0", "b1", "c0"],
+        "every tenant's first job, then second ones"
+    );
+    let rest = store
+        .claim_jobs("w", chrono::Duration::seconds(30), 10)
+        .await
+        .unwrap();
+    let names: Vec<String> = rest.into_iter().map(|j| j.name).collect();
+    assert_eq!(names, ["a2"], "the flooder stops at its cap of 3");
+}
+
+#[tokio::test]
 async fn a_lapsed_lease_hands_the_job_to_another_worker_and_fences_the_first() {
     let app = app().await;
     let store = &app.store;
