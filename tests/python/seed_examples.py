@@ -95,7 +95,7 @@ def s3():
             "Content-Type": "application/x-www-form-urlencoded",
         },
         data=json.dumps(
-            {"task": "分析数据", "model": "openai/mock-1", "timeout": 300,
+            {"task": "分析数据", "model": "gpt-4o", "timeout": 300,
              "skills": ["web_fetch", "file_read"]},
             ensure_ascii=False,
         ).encode(),

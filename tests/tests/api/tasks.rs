@@ -294,7 +294,7 @@ async fn task_fields_are_validated() {
             "parameters.model",
         ),
         (
-            json!({"name": "n", "type": "agent", "parameters": {"message": "m", "model": "nope"}}),
+            json!({"name": "n", "type": "agent", "parameters": {"message": "m", "model": "claude-3-5-sonnet"}}),
             "parameters.model",
         ),
         (

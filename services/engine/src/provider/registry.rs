@@ -193,11 +193,27 @@ impl Providers {
     /// An unknown provider is a 400 on `model` that lists the available ones.
     pub fn resolve(&self, model: Option<&str>) -> Result<(Arc<dyn Provider>, ModelRef), Error> {
         let model = match model {
+            Some(name) if !name.contains('/') => self.infer_provider(name)?,
             Some(name) => ModelRef::parse(name)?,
             None => self.default_model.clone(),
         };
         let provider = self.lookup(&model)?;
         Ok((provider, model))
+    }
+
+    /// A bare model name, as the seeds (`"model": "gpt-4o"`, `model="claude-3-5-sonnet"`) and
+    /// the OpenAI SDKs send it: the provider of its family when the name says, else the default
+    /// model's provider (a self-hosted upstream's own names).
+    fn infer_provider(&self, name: &str) -> Result<ModelRef, Error> {
+        const OPENAI: [&str; 5] = ["gpt-", "chatgpt-", "o1", "o3", "o4"];
+        let provider = if OPENAI.iter().any(|p| name.starts_with(p)) {
+            "openai"
+        } else if name.starts_with("claude") {
+            "anthropic"
+        } else {
+            self.default_model.provider.as_str()
+        };
+        ModelRef::parse(&format!("{provider}/{name}"))
     }
 
     fn lookup(&self, model: &ModelRef) -> Result<Arc<dyn Provider>, Error> {
@@ -375,6 +391,25 @@ mod tests {
         let err = providers.resolve(Some("builtin/parrot")).unwrap_err();
         assert_eq!(err.param.as_deref(), Some("model"));
         assert!(err.message.contains("builtin/echo"), "{}", err.message);
+    }
+
+    #[test]
+    fn bare_model_names_take_the_provider_of_their_family_else_the_default() {
+        let providers = Providers::new(ProvidersConfig::from_lookup(env(&[
+            ("OPENAI_BASE_URL", "http://127.0.0.1:1/v1"),
+            ("OPENCLAW_DEFAULT_MODEL", "openai/qwen2.5"),
+        ])))
+        .unwrap();
+        let named = |m: &str| providers.resolve(Some(m)).map(|(_, m)| m.to_string());
+        assert_eq!(named("gpt-4o").unwrap(), "openai/gpt-4o");
+        assert_eq!(named("o3-mini").unwrap(), "openai/o3-mini");
+        // A self-hosted upstream's own names go to the default model's provider.
+        assert_eq!(named("llama3").unwrap(), "openai/llama3");
+        // Claude's family needs Anthropic, which this deployment lacks: 400 on `model`.
+        let err = providers.resolve(Some("claude-3-5-sonnet")).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("model"));
+        assert!(err.message.contains("anthropic"), "{}", err.message);
+        assert_eq!(named("").unwrap_err().param.as_deref(), Some("model"));
     }
 
     #[test]
