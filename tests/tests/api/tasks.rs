@@ -908,7 +908,18 @@ async fn a_provider_outage_is_retried_later_and_then_completes() {
         json!({"name": "flaky", "type": "agent", "parameters": {"message": "hang in there"}}),
     )
     .await;
-    let done = wait_status(&app, &t, task["id"].as_str().unwrap(), "completed").await;
+    let id = task["id"].as_str().unwrap();
+    // Between attempts (a back-off of 2 s or more) it is pending again, with no current run.
+    let between = poll_until(&app, &t, &format!("/v1/tasks/{id}"), |v| {
+        v["attempts"] == 1 && v["status"] == "pending"
+    })
+    .await;
+    assert!(between["run_id"].is_null(), "{between}");
+    assert_eq!(
+        between["error"]["code"], "upstream_error",
+        "the last attempt's: {between}"
+    );
+    let done = wait_status(&app, &t, id, "completed").await;
     assert_eq!(done["attempts"], 2, "{done}");
     assert_eq!(done["result"]["content"], "mock: hang in there", "{done}");
     assert_eq!(

@@ -24,8 +24,8 @@ use super::parse_id;
 use super::runs::{event_frames, generic, last_event_id, run_event_stream, sse};
 use super::sessions::Dialect;
 use super::tasks::{
-    cancel_job, check_capacity, list_page, load_job, location, run_ref, timeout_ms, wait_duration,
-    wire_status, ListQuery,
+    cancel_job, check_capacity, current_run, list_page, load_job, location, run_ref, timeout_ms,
+    wait_duration, wire_status, ListQuery,
 };
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
@@ -233,7 +233,7 @@ async fn agent_stream(
 ) -> BoxStream<'static, Result<Event, Infallible>> {
     let empty = || futures::stream::empty().boxed();
     loop {
-        if let Some(run) = job.run_id {
+        if let Some(run) = current_run(&job) {
             return match state.store().get_run(tenant, run).await {
                 Ok(Some(run)) => run_event_stream(state, tenant, run, after, deadline),
                 Ok(None) => empty(),

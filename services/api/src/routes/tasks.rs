@@ -122,9 +122,14 @@ pub async fn load_job(
     }
 }
 
-/// The run executing (or that executed) a job's latest attempt.
+/// The run executing (or that executed) a job's latest attempt, if it has one now: a job
+/// queued again for another attempt still remembers the last attempt's run, which is over.
+pub fn current_run(job: &JobRecord) -> Option<Uuid> {
+    job.run_id.filter(|_| job.status != "queued")
+}
+
 pub fn run_ref(job: &JobRecord) -> Value {
-    job.run_id.map_or(Value::Null, |r| json!(run_wire_id(r)))
+    current_run(job).map_or(Value::Null, |r| json!(run_wire_id(r)))
 }
 
 /// The `Location` of a new resource, under the prefix the request came in on.
