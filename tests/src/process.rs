@@ -46,6 +46,37 @@ pub fn openclaw(args: &[&str], env: &[(&str, &str)]) -> Output {
     out
 }
 
+/// A tenant made through the CLI, with one key (returned), whose rate and concurrency limits
+/// a load test or a fast-polling test will not reach: those limits are tested elsewhere.
+pub fn unthrottled_tenant_key(env: &[(&str, &str)], tier: &str) -> String {
+    let field = |out: Output, name: &str| {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("CLI prints JSON");
+        v[name].as_str().expect("CLI output field").to_string()
+    };
+    let id = field(
+        openclaw(&["tenant", "create", "--name", "load", "--tier", tier], env),
+        "id",
+    );
+    openclaw(
+        &[
+            "tenant",
+            "update",
+            &id,
+            "--requests-per-hour",
+            "1000000000",
+            "--burst",
+            "1000000",
+            "--concurrent-requests",
+            "1000000",
+        ],
+        env,
+    );
+    field(
+        openclaw(&["api", "key", "generate", "--tenant", &id], env),
+        "key",
+    )
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -129,7 +129,6 @@ impl Verdict {
     /// What the store should record; `None` for a cancelled attempt, whose job was either
     /// cancelled already or is handed back by the worker.
     pub fn into_end(self, attempts: i32) -> Option<JobEnd> {
-        let error_json = |e: &Error| json!({"code": e.kind.parts().1, "message": e.message});
         match self {
             Verdict::Completed(result) => Some(JobEnd::Completed(result)),
             Verdict::Failed(e) => Some(JobEnd::Failed(error_json(&e))),
@@ -140,6 +139,11 @@ impl Verdict {
             Verdict::Cancelled => None,
         }
     }
+}
+
+/// How a job records an error: `{code, message}`, as runs do.
+fn error_json(e: &Error) -> Value {
+    json!({"code": e.kind.parts().1, "message": e.message})
 }
 
 /// 2 s, 4 s, 8 s… capped at five minutes, with up to a quarter of jitter so retries of jobs
@@ -481,7 +485,7 @@ impl Jobs {
             Err(e) => {
                 // The run could not start (its model is no longer configured, say): it has to
                 // end here, or its poll URL would say `processing` for ever.
-                let error = json!({"code": e.kind.parts().1, "message": e.message});
+                let error = error_json(&e);
                 if let Err(err) = self
                     .inner
                     .store
@@ -582,7 +586,7 @@ impl ToolExecutor for SubAgents {
                 Ok(json!({"agent_id": id, "status": "completed", "content": result["content"]})),
             ),
             Verdict::Failed(e) | Verdict::Retry(e) => (
-                JobEnd::Failed(json!({"code": e.kind.parts().1, "message": e.message})),
+                JobEnd::Failed(error_json(&e)),
                 Err(format!("sub-agent {id} failed: {}", e.message)),
             ),
             Verdict::Cancelled => return Err(format!("sub-agent {id} was cancelled")),

@@ -102,6 +102,11 @@ impl JobRecord {
     }
 }
 
+/// A job queued again keeps no run of its own until the next attempt starts one; an async
+/// message's run is the job's for good, and a job that ended keeps its last.
+const REQUEUED_RUN: &str =
+    "run_id = CASE WHEN kind = 'message' OR attempts >= max_attempts THEN run_id END";
+
 const JOB_COLUMNS: &str = "jobs.tenant_id, jobs.id, jobs.kind, jobs.name, jobs.type, jobs.parameters, \
     jobs.priority, jobs.timeout_ms, jobs.status, jobs.progress, jobs.result, jobs.error, jobs.attempts, \
     jobs.max_attempts, jobs.run_id, jobs.parent_id, jobs.root_id, jobs.depth, jobs.created_at, \
@@ -450,8 +455,7 @@ impl Store {
         Ok(still)
     }
 
-    /// Notes the run executing an attempt, so clients can follow its events. The run of an
-    /// earlier attempt that died with its worker is recorded as failed: nothing will end it.
+    /// Notes the run executing an attempt, so clients can follow its events.
     pub async fn set_job_run(
         &self,
         tenant: TenantId,
@@ -460,39 +464,18 @@ impl Store {
         run: Uuid,
     ) -> Result<bool> {
         let mut tx = self.tenant_tx(tenant).await?;
-        let previous: Option<Option<Uuid>> = sqlx::query_scalar(
-            "SELECT run_id FROM jobs WHERE tenant_id = $1 AND id = $2 AND attempts = $3 \
-             AND status = 'running' FOR UPDATE",
+        let done = sqlx::query(
+            "UPDATE jobs SET run_id = $4, updated_at = now() \
+             WHERE tenant_id = $1 AND id = $2 AND attempts = $3 AND status = 'running'",
         )
         .bind(tenant.as_uuid())
         .bind(id)
         .bind(attempt)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(previous) = previous else {
-            return Ok(false);
-        };
-        sqlx::query(
-            "UPDATE jobs SET run_id = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant.as_uuid())
-        .bind(id)
         .bind(run)
         .execute(&mut *tx)
         .await?;
-        if let Some(old) = previous.filter(|old| *old != run) {
-            sqlx::query(
-                "UPDATE runs SET status = 'failed', finished_at = now(), error = $3 \
-                 WHERE tenant_id = $1 AND id = $2 AND status = 'processing'",
-            )
-            .bind(tenant.as_uuid())
-            .bind(old)
-            .bind(json!({"code": "worker_lost", "message": "the worker running this attempt stopped; the job was retried"}))
-            .execute(&mut *tx)
-            .await?;
-        }
         tx.commit().await?;
-        Ok(true)
+        Ok(done.rows_affected() == 1)
     }
 
     /// Ends `worker`'s attempt at a job, with its outbox event in the same commit. Returns the
@@ -543,6 +526,7 @@ impl Store {
                      status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
                      finished_at = CASE WHEN attempts >= max_attempts THEN now() END, \
                      worker = CASE WHEN attempts >= max_attempts THEN worker END, \
+                     {REQUEUED_RUN}, \
                      run_after = now() + $6 * interval '1 millisecond' {fence} \
                      RETURNING {JOB_COLUMNS}"
                 ))
@@ -558,6 +542,7 @@ impl Store {
             JobEnd::HandBack => {
                 sqlx::query_as(&format!(
                     "UPDATE jobs SET status = 'queued', attempts = attempts - 1, worker = NULL, \
+                     run_id = CASE WHEN kind = 'message' THEN run_id END, \
                      lease_until = NULL, run_after = now(), updated_at = now() {fence} \
                      RETURNING {JOB_COLUMNS}"
                 ))
@@ -572,17 +557,9 @@ impl Store {
         let Some(job) = updated else {
             return Ok(None);
         };
-        if job.root_id.is_none() {
+        if job.root_id.is_none() && job.kind == "agent" {
             // Sub-agents live inside their root's attempt: whatever of them still runs ends here.
-            sqlx::query(
-                "UPDATE jobs SET status = 'failed', updated_at = now(), finished_at = now(), error = $3 \
-                 WHERE tenant_id = $1 AND root_id = $2 AND status IN ('queued', 'running')",
-            )
-            .bind(tenant.as_uuid())
-            .bind(id)
-            .bind(json!({"code": "parent_ended", "message": "the agent that spawned this one ended first"}))
-            .execute(&mut *tx)
-            .await?;
+            fail_subagents(&mut tx, &job, "the agent that spawned this one ended first").await?;
         }
         if job.status == "queued" {
             sqlx::query("SELECT pg_notify($1, '')")
@@ -602,43 +579,41 @@ impl Store {
     /// back. Any worker may call this; running it twice at once is harmless.
     pub async fn reap_jobs(&self) -> Result<Vec<JobRecord>> {
         let mut tx = self.pool().begin().await?;
+        // The lost attempt's run ends too: nothing else will end it. An async message's run is
+        // the job's own and is resumed by the next attempt, unless there is none.
         let lost: Vec<JobRecord> = sqlx::query_as(&format!(
-            "UPDATE jobs SET updated_at = now(), lease_until = NULL, run_after = now(), \
-                 status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
-                 finished_at = CASE WHEN attempts >= max_attempts THEN now() END, \
-                 error = CASE WHEN attempts >= max_attempts THEN $1::jsonb ELSE error END, \
-                 worker = CASE WHEN attempts >= max_attempts THEN worker END \
-             WHERE (tenant_id, id) IN ( \
-                 SELECT tenant_id, id FROM jobs WHERE status = 'running' AND root_id IS NULL \
-                 AND lease_until < now() FOR UPDATE SKIP LOCKED) \
+            "WITH lost AS ( \
+                 SELECT tenant_id, id, run_id, kind, attempts >= max_attempts AS spent FROM jobs \
+                 WHERE status = 'running' AND root_id IS NULL AND lease_until < now() \
+                 FOR UPDATE SKIP LOCKED), \
+             lost_runs AS ( \
+                 UPDATE runs SET status = 'failed', finished_at = now(), error = $2 FROM lost \
+                 WHERE runs.tenant_id = lost.tenant_id AND runs.id = lost.run_id \
+                   AND runs.status = 'processing' AND (lost.kind <> 'message' OR lost.spent)) \
+             UPDATE jobs SET updated_at = now(), lease_until = NULL, run_after = now(), \
+                 status = CASE WHEN lost.spent THEN 'failed' ELSE 'queued' END, \
+                 finished_at = CASE WHEN lost.spent THEN now() END, \
+                 error = CASE WHEN lost.spent THEN $1::jsonb ELSE jobs.error END, \
+                 worker = CASE WHEN lost.spent THEN jobs.worker END, \
+                 run_id = CASE WHEN lost.spent OR lost.kind = 'message' THEN jobs.run_id END \
+             FROM lost WHERE jobs.tenant_id = lost.tenant_id AND jobs.id = lost.id \
              RETURNING {JOB_COLUMNS}"
         ))
         .bind(json!({"code": "worker_lost", "message": "the worker running this job stopped, and its attempts are spent"}))
+        .bind(json!({"code": "worker_lost", "message": "the worker running this run stopped"}))
         .fetch_all(&mut *tx)
         .await?;
         for job in &lost {
-            sqlx::query(
-                "UPDATE jobs SET status = 'failed', updated_at = now(), finished_at = now(), error = $3 \
-                 WHERE tenant_id = $1 AND root_id = $2 AND status IN ('queued', 'running')",
-            )
-            .bind(job.tenant_id)
-            .bind(job.id)
-            .bind(json!({"code": "worker_lost", "message": "the worker running this agent's root job stopped"}))
-            .execute(&mut *tx)
-            .await?;
+            if job.kind == "agent" {
+                fail_subagents(
+                    &mut tx,
+                    job,
+                    "the worker running this agent's root job stopped",
+                )
+                .await?;
+            }
             if job.status == "failed" {
                 record_event(&mut tx, job, "failed").await?;
-                if let (Some(run), "message") = (job.run_id, job.kind.as_str()) {
-                    sqlx::query(
-                        "UPDATE runs SET status = 'failed', error = $3, finished_at = now() \
-                         WHERE tenant_id = $1 AND id = $2 AND status = 'processing'",
-                    )
-                    .bind(job.tenant_id)
-                    .bind(run)
-                    .bind(&job.error)
-                    .execute(&mut *tx)
-                    .await?;
-                }
             }
         }
         if lost.iter().any(|j| j.status == "queued") {
@@ -731,6 +706,24 @@ impl Store {
         tx.commit().await?;
         Ok(n)
     }
+}
+
+/// Fails whatever still runs under a root agent whose attempt has ended.
+async fn fail_subagents(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    root: &JobRecord,
+    why: &str,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE jobs SET status = 'failed', updated_at = now(), finished_at = now(), error = $3 \
+         WHERE tenant_id = $1 AND root_id = $2 AND status IN ('queued', 'running')",
+    )
+    .bind(root.tenant_id)
+    .bind(root.id)
+    .bind(json!({"code": "parent_ended", "message": why}))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Queues `job` inside `tx`, with its outbox event and the wake-up for workers.

@@ -6,9 +6,11 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use openclaw_tests::load::env_or;
-use openclaw_tests::process::{free_port, openclaw, openclaw_bin, wait_until_up, Child};
+use openclaw_tests::process::{
+    free_port, openclaw, openclaw_bin, unthrottled_tenant_key, wait_until_up, Child,
+};
 use openclaw_tests::{fresh_prefix, services};
-use serde_json::{json, Value};
+use serde_json::json;
 
 fn spawn(args: &[&str], env: &[(&str, &str)], port: Option<u16>) -> Child {
     let mut cmd = Command::new(openclaw_bin());
@@ -125,39 +127,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         ("OPENCLAW_WORKER_CONCURRENCY", "16"),
     ];
     openclaw(&["migrate"], &env);
-    let tenant: Value = serde_json::from_slice(
-        &openclaw(
-            &[
-                "tenant",
-                "create",
-                "--name",
-                "bench",
-                "--tier",
-                "enterprise",
-            ],
-            &env,
-        )
-        .stdout,
-    )?;
-    let tenant_id = tenant["id"].as_str().unwrap_or_default().to_string();
-    let key: Value = serde_json::from_slice(
-        &openclaw(&["api", "key", "generate", "--tenant", &tenant_id], &env).stdout,
-    )?;
-    let key = key["key"].as_str().unwrap_or_default().to_string();
-    openclaw(
-        &[
-            "tenant",
-            "update",
-            &tenant_id,
-            "--requests-per-hour",
-            "1000000000",
-            "--burst",
-            "1000000",
-            "--concurrent-requests",
-            "1000000",
-        ],
-        &env,
-    );
+    let key = unthrottled_tenant_key(&env, "enterprise");
     let port = free_port();
     let _server = spawn(&["serve"], &env, Some(port));
     let base = format!("http://127.0.0.1:{port}");

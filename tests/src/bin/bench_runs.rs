@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use openclaw_tests::load::{env_or, measure, print_row, Measured, Target, MAX_ERROR_RATE};
 use openclaw_tests::process::{
-    free_port, openclaw, openclaw_bin, wait_until_up, workspace_bin, Child,
+    free_port, openclaw, openclaw_bin, unthrottled_tenant_key, wait_until_up, workspace_bin, Child,
 };
 use openclaw_tests::{fresh_prefix, services};
 use reqwest::header::HeaderValue;
 use reqwest::Url;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Starts mock-llm with `args`, returning it and its base URL.
 async fn mock_llm(args: &[&str]) -> (Child, String) {
@@ -101,39 +101,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     ];
 
     openclaw(&["migrate"], &env);
-    let tenant: Value = serde_json::from_slice(
-        &openclaw(
-            &[
-                "tenant",
-                "create",
-                "--name",
-                "bench",
-                "--tier",
-                "enterprise",
-            ],
-            &env,
-        )
-        .stdout,
-    )?;
-    let tenant_id = tenant["id"].as_str().unwrap_or_default().to_string();
-    let key: Value = serde_json::from_slice(
-        &openclaw(&["api", "key", "generate", "--tenant", &tenant_id], &env).stdout,
-    )?;
-    let key = key["key"].as_str().unwrap_or_default().to_string();
-    openclaw(
-        &[
-            "tenant",
-            "update",
-            &tenant_id,
-            "--requests-per-hour",
-            "1000000000",
-            "--burst",
-            "1000000",
-            "--concurrent-requests",
-            "1000000",
-        ],
-        &env,
-    );
+    let key = unthrottled_tenant_key(&env, "enterprise");
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(concurrency)

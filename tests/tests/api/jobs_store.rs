@@ -174,10 +174,18 @@ async fn a_lapsed_lease_hands_the_job_to_another_worker_and_fences_the_first() {
         store.reap_jobs().await.unwrap().is_empty(),
         "a live lease is not reaped"
     );
+    assert!(store
+        .set_job_run(t, job.id, 1, Uuid::now_v7())
+        .await
+        .unwrap());
     tokio::time::sleep(Duration::from_millis(100)).await;
     let reaped = store.reap_jobs().await.unwrap();
     assert_eq!(reaped.len(), 1);
     assert_eq!(reaped[0].status, "queued");
+    assert_eq!(
+        reaped[0].run_id, None,
+        "the lost attempt's run is not the job's any more"
+    );
     let second = store
         .claim_job("w2", chrono::Duration::seconds(30))
         .await

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use openclaw_tests::process::{
-    free_port, openclaw, openclaw_bin, wait_until_up, workspace_bin, Child,
+    free_port, openclaw, openclaw_bin, unthrottled_tenant_key, wait_until_up, workspace_bin, Child,
 };
 use openclaw_tests::{fresh_prefix, services};
 use serde_json::{json, Value};
@@ -133,31 +133,6 @@ impl Cluster {
     }
 }
 
-fn tenant_key(env: &[(&str, &str)]) -> String {
-    let out = openclaw(&["tenant", "create", "--name", "e2e", "--tier", "pro"], env);
-    let tenant: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let id = tenant["id"].as_str().unwrap();
-    // The test polls as fast as a client might; the tier's rate limit is not under test here.
-    openclaw(
-        &[
-            "tenant",
-            "update",
-            id,
-            "--requests-per-hour",
-            "10000000",
-            "--burst",
-            "100000",
-        ],
-        env,
-    );
-    let out = openclaw(
-        &["api", "key", "generate", "--name", "e2e", "--tenant", id],
-        env,
-    );
-    let key: Value = serde_json::from_slice(&out.stdout).unwrap();
-    key["key"].as_str().unwrap().to_string()
-}
-
 fn kill(child: &Child, signal: &str) {
     let ok = Command::new("kill")
         .args([signal, &child.pid().to_string()])
@@ -222,8 +197,8 @@ async fn jobs_cross_replicas_and_workers_survive_a_killed_worker_cancel_fairly_a
     .collect();
     let borrowed: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     openclaw(&["migrate"], &borrowed);
-    let alice = tenant_key(&borrowed);
-    let bob = tenant_key(&borrowed);
+    let alice = unthrottled_tenant_key(&borrowed, "pro");
+    let bob = unthrottled_tenant_key(&borrowed, "pro");
     let cluster = Cluster {
         env,
         client: reqwest::Client::builder()
@@ -420,6 +395,13 @@ async fn jobs_cross_replicas_and_workers_survive_a_killed_worker_cancel_fairly_a
     assert_eq!(done["attempts"], 1, "a hand-back spends no attempt: {done}");
     assert_eq!(cluster.holder_pid(&id).await, other.pid());
     assert_eq!(cluster.completions_of(&id).await, 1);
+
+    // Every run ended, the killed worker's and the handed-back one's included.
+    let unended: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE status = 'processing'")
+        .fetch_one(&cluster.db)
+        .await
+        .unwrap();
+    assert_eq!(unended, 0, "runs left processing");
 
     // And a worker with nothing to do stops at once and cleanly.
     kill(other, "-TERM");

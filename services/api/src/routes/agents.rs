@@ -6,10 +6,9 @@ use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
-use axum::http::header::LOCATION;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::sse::Event;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Json};
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -24,8 +23,8 @@ use super::parse_id;
 use super::runs::{event_frames, generic, last_event_id, run_event_stream, sse};
 use super::sessions::Dialect;
 use super::tasks::{
-    cancel_job, check_capacity, current_run, list_page, load_job, location, run_ref, timeout_ms,
-    wait_duration, wire_status, ListQuery,
+    cancel_job, check_capacity, created, list_page, load_job, run_ref, timeout_ms, wait_duration,
+    wire_status, ListQuery, WaitQuery,
 };
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
@@ -140,19 +139,8 @@ pub async fn spawn(
             },
         )
         .await?;
-    let id = AgentId(job.id);
-    let mut resp = (StatusCode::CREATED, Json(agent_view(&job))).into_response();
-    resp.headers_mut()
-        .insert(LOCATION, location(dialect, &format!("/agents/{id}")));
-    Ok(resp)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GetQuery {
-    /// Seconds to wait for the agent to end (long-poll).
-    #[serde(default)]
-    wait: Option<i64>,
+    let path = format!("/agents/{}", AgentId(job.id));
+    Ok(created(dialect, &path, agent_view(&job)))
 }
 
 /// `GET /v1/agents/{id}` (`?wait=N`: up to N seconds, 0–60, for it to end), with `children`.
@@ -160,7 +148,7 @@ pub async fn get(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(raw): Path<String>,
-    ApiQuery(q): ApiQuery<GetQuery>,
+    ApiQuery(q): ApiQuery<WaitQuery>,
 ) -> ApiResult<Json<Value>> {
     auth.require(Scope::Agents)?;
     let id: AgentId = parse_id(&raw, "agent")?;
@@ -233,7 +221,7 @@ async fn agent_stream(
 ) -> BoxStream<'static, Result<Event, Infallible>> {
     let empty = || futures::stream::empty().boxed();
     loop {
-        if let Some(run) = current_run(&job) {
+        if let Some(run) = job.run_id {
             return match state.store().get_run(tenant, run).await {
                 Ok(Some(run)) => run_event_stream(state, tenant, run, after, deadline),
                 Ok(None) => empty(),

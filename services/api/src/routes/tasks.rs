@@ -122,23 +122,21 @@ pub async fn load_job(
     }
 }
 
-/// The run executing (or that executed) a job's latest attempt, if it has one now: a job
-/// queued again for another attempt still remembers the last attempt's run, which is over.
-pub fn current_run(job: &JobRecord) -> Option<Uuid> {
-    job.run_id.filter(|_| job.status != "queued")
-}
-
+/// The run executing (or that executed) a job's current attempt.
 pub fn run_ref(job: &JobRecord) -> Value {
-    current_run(job).map_or(Value::Null, |r| json!(run_wire_id(r)))
+    job.run_id.map_or(Value::Null, |r| json!(run_wire_id(r)))
 }
 
-/// The `Location` of a new resource, under the prefix the request came in on.
-pub fn location(dialect: Dialect, path: &str) -> HeaderValue {
+/// 201 with a new resource and its `Location`, under the prefix the request came in on.
+pub fn created(dialect: Dialect, path: &str, body: Value) -> Response {
     let prefix = match dialect {
         Dialect::Hosted => "/v1",
         Dialect::Gateway => "/api/v1",
     };
-    HeaderValue::from_str(&format!("{prefix}{path}")).expect("ids are header-safe")
+    let location = HeaderValue::from_str(&format!("{prefix}{path}")).expect("ids are header-safe");
+    let mut resp = (StatusCode::CREATED, Json(body)).into_response();
+    resp.headers_mut().insert(LOCATION, location);
+    resp
 }
 
 #[derive(Debug, Deserialize)]
@@ -361,19 +359,16 @@ pub async fn create(
             },
         )
         .await?;
-    let id = TaskId(job.id);
-    let mut resp = (StatusCode::CREATED, Json(task_view(&job))).into_response();
-    resp.headers_mut()
-        .insert(LOCATION, location(dialect, &format!("/tasks/{id}")));
-    Ok(resp)
+    let path = format!("/tasks/{}", TaskId(job.id));
+    Ok(created(dialect, &path, task_view(&job)))
 }
 
+/// `?wait=N`: seconds to wait for a task or agent to end (long-poll).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GetQuery {
-    /// Seconds to wait for the job to end (long-poll).
+pub struct WaitQuery {
     #[serde(default)]
-    wait: Option<i64>,
+    pub wait: Option<i64>,
 }
 
 /// `GET /v1/tasks/{id}` (`?wait=N` waits up to N seconds for it to end).
@@ -381,7 +376,7 @@ pub async fn get(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(raw): Path<String>,
-    ApiQuery(q): ApiQuery<GetQuery>,
+    ApiQuery(q): ApiQuery<WaitQuery>,
 ) -> ApiResult<Json<Value>> {
     auth.require(Scope::Tasks)?;
     let id: TaskId = parse_id(&raw, "task")?;
