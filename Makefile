@@ -28,8 +28,9 @@ test:
 	fi
 
 ## Benchmarks, from one run each (see README): the middleware stack; then, with real
-## processes, /v1/chat/completions overhead against mock-llm, memory per open SSE stream, and
-## job throughput and enqueue-to-start latency with two workers.
+## processes, /v1/chat/completions overhead against mock-llm, memory per open SSE stream, job
+## throughput and enqueue-to-start latency with two workers, and memory search latency over
+## 1 000 000 memories (loaded once into a database of its own: minutes the first time).
 bench:
 	@env="$$($(SERVICES) up --require-redis)" || exit 1; eval "$$env"; \
 	cargo build --release -q -p openclaw -p openclaw-mock-llm -p openclaw-tests --bins; \
@@ -37,7 +38,9 @@ bench:
 	echo; \
 	cargo run --release -q -p openclaw-tests --bin bench_runs; \
 	echo; \
-	cargo run --release -q -p openclaw-tests --bin bench_jobs
+	cargo run --release -q -p openclaw-tests --bin bench_jobs; \
+	echo; \
+	cargo run --release -q -p openclaw-tests --bin bench_memory
 
 fmt:
 	cargo fmt --all

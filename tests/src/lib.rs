@@ -209,6 +209,27 @@ impl TestApp {
         self.request(Method::DELETE, path)
     }
 
+    /// `method path` with `key` as the Bearer credential and `body` as JSON, sent.
+    pub async fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.request(method, path)
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("the app answers")
+    }
+
+    /// `POST path` with `key` and a JSON `body`, sent.
+    pub async fn post_json(&self, path: &str, key: &str, body: &Value) -> reqwest::Response {
+        self.send_json(Method::POST, path, key, body).await
+    }
+
     /// `GET /v1/status` with `credential`: the quickest "is this accepted?".
     pub async fn status_response(&self, credential: impl std::fmt::Display) -> reqwest::Response {
         self.get("/v1/status")

@@ -44,6 +44,10 @@ pub struct Config {
     /// How long a run's hold on its session's turn lasts unless renewed: after a replica dies,
     /// the next run in that session waits at most this long.
     pub run_turn_lease: Duration,
+    /// Recall into runs, the memory tools, compaction ages.
+    pub memory: openclaw_engine::memory::MemoryConfig,
+    /// The outbound guard and settings of skills that reach the network.
+    pub skills: openclaw_engine::skills::SkillsConfig,
 }
 
 impl Default for Config {
@@ -66,6 +70,8 @@ impl Default for Config {
             last_used_flush: Duration::from_secs(5),
             drain_delay: Duration::ZERO,
             run_turn_lease: Duration::from_secs(30),
+            memory: Default::default(),
+            skills: Default::default(),
         }
     }
 }

@@ -32,7 +32,9 @@ pub use state::AppState;
 use crate::error::ApiError;
 use crate::middleware::{envelope, normalise, rate_limit, request_id, telemetry, timeout};
 use crate::routes::sessions::{self, Dialect};
-use crate::routes::{admin, agents, health, keys, messages, openai, runs, status, tasks, tokens};
+use crate::routes::{
+    admin, agents, health, keys, memory, messages, openai, runs, skills, status, tasks, tokens,
+};
 
 /// Builds the shared state: auth (with its JWT keys), limits and runs over the given store,
 /// Redis and model providers.
@@ -75,6 +77,8 @@ pub fn build_state(
         openclaw_engine::RunsConfig {
             max_run: config.request_timeout,
             turn_lease: config.run_turn_lease,
+            memory: config.memory.clone(),
+            skills: config.skills.clone(),
             ..Default::default()
         },
     );
@@ -105,6 +109,35 @@ fn v1(state: &AppState, dialect: Dialect) -> Router<AppState> {
     let message = match dialect {
         Dialect::Hosted => message,
         Dialect::Gateway => message.route_layer(from_fn(envelope::when_marked)),
+    };
+    // S0's memory routes (add, GET search) share paths with S2's, and its skill execution sits
+    // among S1's tools: only S0's answers are enveloped (its handlers mark them).
+    let marked = tenant_gate(
+        Router::new()
+            .route("/skills/{name}/execute", post(skills::execute_skill))
+            .route(
+                "/skills",
+                get(skills::list_installed).post(skills::register),
+            )
+            .route("/skills/install", post(skills::install))
+            .route("/skills/{name}", delete(skills::uninstall))
+            .route("/skills/{name}/enable", post(skills::enable))
+            .route("/skills/{name}/disable", post(skills::disable))
+            .route("/tools", get(skills::list_tools))
+            .route("/tools/{name}/execute", post(skills::execute_tool))
+            .route("/memory", post(memory::add).get(memory::list))
+            .route(
+                "/memory/search",
+                get(memory::search_get).post(memory::search_post),
+            )
+            .route("/memory/stats", get(memory::stats))
+            .route("/memory/prune", delete(memory::prune))
+            .route("/memory/{id}", get(memory::get).delete(memory::delete)),
+        state,
+    );
+    let marked = match dialect {
+        Dialect::Hosted => marked,
+        Dialect::Gateway => marked.route_layer(from_fn(envelope::when_marked)),
     };
     let s0_routes = s0_routes.route("/message/stream", post(messages::message_stream));
     let s0_routes = match dialect {
@@ -146,6 +179,7 @@ fn v1(state: &AppState, dialect: Dialect) -> Router<AppState> {
         .merge(tenant_gate(tenant, state))
         .merge(s0_routes)
         .merge(message)
+        .merge(marked)
         .layer(Extension(dialect))
 }
 

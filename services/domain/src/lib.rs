@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod error;
 pub mod ids;
+pub mod memory;
 pub mod scope;
 pub mod tier;
 

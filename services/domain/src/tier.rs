@@ -34,6 +34,7 @@ impl Tier {
                 concurrent_requests: 10,
                 ws_connections: 10,
                 tokens_per_day: 1_000_000,
+                memories: 10_000,
             },
             Tier::Pro => Limits {
                 requests_per_hour: 10_000,
@@ -41,6 +42,7 @@ impl Tier {
                 concurrent_requests: 50,
                 ws_connections: 100,
                 tokens_per_day: 10_000_000,
+                memories: 100_000,
             },
             Tier::Enterprise => Limits {
                 requests_per_hour: 100_000,
@@ -48,6 +50,7 @@ impl Tier {
                 concurrent_requests: 200,
                 ws_connections: 1_000,
                 tokens_per_day: 100_000_000,
+                memories: 1_000_000,
             },
         }
     }
@@ -61,6 +64,14 @@ pub struct Limits {
     pub concurrent_requests: u32,
     pub ws_connections: u32,
     pub tokens_per_day: u64,
+    /// Memories a tenant may hold (API.md §5.4).
+    #[serde(default = "default_memories")]
+    pub memories: u64,
+}
+
+/// Limits serialised before memories existed read as the smallest tier's.
+fn default_memories() -> u64 {
+    Tier::Free.limits().memories
 }
 
 /// Operator overrides; `None` means "the tier's value". Stored as JSON on the tenant row.
@@ -77,6 +88,8 @@ pub struct LimitOverrides {
     pub ws_connections: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_per_day: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memories: Option<u64>,
 }
 
 impl LimitOverrides {
@@ -87,13 +100,14 @@ impl LimitOverrides {
             concurrent_requests: self.concurrent_requests.unwrap_or(base.concurrent_requests),
             ws_connections: self.ws_connections.unwrap_or(base.ws_connections),
             tokens_per_day: self.tokens_per_day.unwrap_or(base.tokens_per_day),
+            memories: self.memories.unwrap_or(base.memories),
         }
     }
 
     /// Zero would lock a tenant out in a way that looks like a bug; suspension is the tool for
     /// that. Returns the offending field.
     pub fn validate(&self) -> Result<(), &'static str> {
-        let fields: [(&'static str, Option<u64>); 5] = [
+        let fields: [(&'static str, Option<u64>); 6] = [
             ("requests_per_hour", self.requests_per_hour.map(u64::from)),
             ("burst", self.burst.map(u64::from)),
             (
@@ -102,6 +116,7 @@ impl LimitOverrides {
             ),
             ("ws_connections", self.ws_connections.map(u64::from)),
             ("tokens_per_day", self.tokens_per_day),
+            ("memories", self.memories),
         ];
         match fields.iter().find(|(_, v)| *v == Some(0)) {
             Some((name, _)) => Err(name),

@@ -18,12 +18,11 @@ use crate::run::{run_wire_id, RunEventKind, RunRequest, Runs, Started, ToolExecu
 use crate::skills::{self, Skill};
 
 /// Task types with a handler of their own; any other type runs as an agent task.
-pub const TASK_HANDLERS: &[&str] = &["agent", "noop", "skill"];
-/// Types the contract names whose handlers need parts of the platform not built yet.
-const TASK_TYPES_NOT_YET: &[(&str, &str)] = &[(
-    "memory.compact",
-    "`memory.compact` tasks need agent memory, which is not available yet",
-)];
+pub const TASK_HANDLERS: &[&str] = &["agent", "noop", "skill", COMPACT_TASK];
+/// The task type that compacts a tenant's memory (scheduled by workers, or asked for).
+pub const COMPACT_TASK: &str = "memory.compact";
+/// The longest `older_than` a compaction takes, in seconds (a year).
+const MAX_COMPACT_AGE_SECS: i64 = 366 * 24 * 3600;
 /// How deep sub-agents nest under a spawned agent (the agent itself is depth 0).
 pub const MAX_SUBAGENT_DEPTH: i16 = 2;
 /// Sub-agents one agent may spawn in all.
@@ -33,14 +32,14 @@ pub const SPAWN_TOOL: &str = "spawn_agent";
 
 /// Checks a task's type and parameters before it is queued: 400 naming the field.
 pub fn validate_task(job_type: &str, parameters: &Value) -> Result<(), Error> {
-    if let Some((_, why)) = TASK_TYPES_NOT_YET.iter().find(|(t, _)| *t == job_type) {
-        return Err(Error::invalid("type", *why));
-    }
     if !parameters.is_object() {
         return Err(Error::invalid(
             "parameters",
             "`parameters` must be an object",
         ));
+    }
+    if job_type == COMPACT_TASK {
+        compact_age(parameters)?;
     }
     if job_type == "agent" {
         agent_task_message(parameters)?;
@@ -95,6 +94,33 @@ fn skill_task(parameters: &Value) -> Result<(&'static Skill, Value), Error> {
         }
     };
     Ok((skill, input))
+}
+
+/// How old a `wal` entry must be for a `memory.compact` task to fold it:
+/// `parameters.older_than` in seconds (0 folds everything), else the configured age.
+fn compact_age(parameters: &Value) -> Result<Option<chrono::Duration>, Error> {
+    for key in parameters.as_object().into_iter().flat_map(|o| o.keys()) {
+        if key != "older_than" && key != "scheduled" {
+            return Err(Error::invalid(
+                format!("parameters.{key}"),
+                format!("`memory.compact` takes `parameters.older_than` only; unknown `{key}`"),
+            ));
+        }
+    }
+    match parameters.get("older_than") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_i64() {
+            Some(secs) if (0..=MAX_COMPACT_AGE_SECS).contains(&secs) => {
+                Ok(Some(chrono::Duration::seconds(secs)))
+            }
+            _ => Err(Error::invalid(
+                "parameters.older_than",
+                format!(
+                    "`parameters.older_than` is a number of seconds from 0 to {MAX_COMPACT_AGE_SECS}"
+                ),
+            )),
+        },
+    }
 }
 
 /// The instructions of an `agent` task: `parameters.message` (or `prompt`).
@@ -324,16 +350,19 @@ impl Jobs {
             }
             Some(JobKind::Task) => match job.job_type.as_str() {
                 "noop" => Verdict::Completed(json!({})),
+                COMPACT_TASK => self.compact(job, attempt).await,
                 // A skill's failure is a failure of this input: trying again would fail again.
                 "skill" => match skill_task(params) {
-                    Ok((skill, input)) => match skill.execute(&input).await {
-                        Ok(output) => Verdict::Completed(json!({
-                            "skill": skill.name,
-                            "version": skill.version,
-                            "output": output,
-                        })),
-                        Err(e) => Verdict::Failed(e),
-                    },
+                    Ok((skill, input)) => {
+                        match skill.execute(&input, self.inner.runs.skill_context()).await {
+                            Ok(output) => Verdict::Completed(json!({
+                                "skill": skill.name,
+                                "version": skill.version,
+                                "output": output,
+                            })),
+                            Err(e) => Verdict::Failed(e),
+                        }
+                    }
                     Err(e) => Verdict::Failed(e),
                 },
                 "agent" => {
@@ -372,6 +401,30 @@ impl Jobs {
                 }
             },
             None => Verdict::Failed(Error::internal()),
+        }
+    }
+
+    /// Compacts the tenant's memory: what it folded is the task's result.
+    async fn compact(&self, job: &JobRecord, attempt: &Arc<Attempt>) -> Verdict {
+        let memory = self.inner.runs.memory();
+        let age = match compact_age(&job.parameters) {
+            Ok(age) => age.unwrap_or(memory.config().compact_after),
+            Err(e) => return Verdict::Failed(e),
+        };
+        let before = chrono::Utc::now() - age;
+        match memory
+            .compact(attempt.tenant, Some(job.id), before, &attempt.cancel)
+            .await
+        {
+            Ok(done) => Verdict::Completed(json!({
+                "folded": done.folded,
+                "summaries": done.summaries,
+                "older_than": age.num_seconds(),
+            })),
+            Err(e) if e.kind == ErrorKind::Internal || crate::run::is_transient(&e) => {
+                Verdict::Retry(e)
+            }
+            Err(e) => Verdict::Failed(e),
         }
     }
 

@@ -3,6 +3,8 @@
 //! the built-in skills (`skills`).
 
 pub mod jobs;
+pub mod memory;
+pub mod outbound;
 pub mod provider;
 pub mod run;
 pub mod skills;

@@ -27,10 +27,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+use crate::memory::{recall_message, Memory, MemoryConfig};
 use crate::provider::{
     ChatMessage, ChatRequest, ModelRef, Providers, Role, StreamEvent, ToolCall, ToolChoice,
     ToolSpec, Usage,
 };
+use crate::skills::{builtin, resolve, InstalledTools, Resolved, SkillContext, SkillsConfig};
 
 /// Model calls per run when the request does not say.
 pub const DEFAULT_MAX_STEPS: u32 = 8;
@@ -170,6 +172,10 @@ pub struct RunsConfig {
     pub stream_ttl: Duration,
     /// How long a finished run's events stay in memory for late local subscribers.
     pub linger: Duration,
+    /// Recall and the memory tools (runs with the client's own conversation use neither).
+    pub memory: MemoryConfig,
+    /// The outbound guard and settings of skills that reach the network.
+    pub skills: SkillsConfig,
 }
 
 impl Default for RunsConfig {
@@ -181,6 +187,8 @@ impl Default for RunsConfig {
             stream_max_len: 10_000,
             stream_ttl: Duration::from_secs(3600),
             linger: Duration::from_secs(60),
+            memory: MemoryConfig::default(),
+            skills: SkillsConfig::default(),
         }
     }
 }
@@ -269,6 +277,8 @@ struct Place {
     session_key: String,
     user_persisted: bool,
     holds_turn: bool,
+    /// The tenant's installed and enabled skills, offered to the model (agent runs only).
+    skills: Vec<Resolved>,
 }
 
 /// A run just started.
@@ -291,6 +301,8 @@ struct Inner {
     tracker: TaskTracker,
     config: RunsConfig,
     active: DashMap<Uuid, Arc<Active>>,
+    memory: Memory,
+    skill_context: SkillContext,
 }
 
 enum Stop {
@@ -327,6 +339,8 @@ impl Runs {
         tracker: TaskTracker,
         config: RunsConfig,
     ) -> Runs {
+        let memory = Memory::new(store.clone(), providers.clone(), config.memory.clone());
+        let skill_context = SkillContext::new(&config.skills);
         Runs {
             inner: Arc::new(Inner {
                 store,
@@ -335,12 +349,23 @@ impl Runs {
                 tracker,
                 config,
                 active: DashMap::new(),
+                memory,
+                skill_context,
             }),
         }
     }
 
     pub fn providers(&self) -> &Providers {
         &self.inner.providers
+    }
+
+    pub fn memory(&self) -> &Memory {
+        &self.inner.memory
+    }
+
+    /// What skills that reach the network execute with.
+    pub fn skill_context(&self) -> &SkillContext {
+        &self.inner.skill_context
     }
 
     /// Validates, resolves the session and model, records the run and starts it. Errors here
@@ -372,12 +397,14 @@ impl Runs {
                 tracing::error!(error = %e, "cannot record run");
                 Error::internal()
             })?;
+        let skills = self.installed_skills(&req).await;
         let place = Place {
             run_id,
             session: session.id,
             session_key: session.key,
             user_persisted: took,
             holds_turn: took,
+            skills,
         };
         Ok(self.launch(req, place, provider, model))
     }
@@ -455,14 +482,49 @@ impl Runs {
             message,
             ..Default::default()
         };
+        let skills = self.installed_skills(&req).await;
         let place = Place {
             run_id,
             session: run.session_id,
             session_key: run.session_key,
             user_persisted,
             holds_turn: false,
+            skills,
         };
         Ok(Some(self.launch(req, place, provider, model)))
+    }
+
+    /// The skills an agent run offers: the tenant's installed and enabled ones. A run over the
+    /// client's own conversation (OpenAI's API) offers only the client's tools. Trouble reading
+    /// them is logged and offers none, rather than failing the run.
+    async fn installed_skills(&self, req: &RunRequest) -> Vec<Resolved> {
+        if req.conversation.is_some() {
+            return Vec::new();
+        }
+        let store = &self.inner.store;
+        let read = async {
+            let installed = store.installed_skills(req.tenant).await?;
+            let registered = if installed
+                .iter()
+                .any(|r| r.enabled && builtin(&r.name).is_none())
+            {
+                store.http_skills(req.tenant).await?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, openclaw_store::StoreError>((installed, registered))
+        };
+        match read.await {
+            Ok((installed, registered)) => installed
+                .iter()
+                .filter(|r| r.enabled)
+                .filter_map(|r| resolve(&r.name, &registered))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the tenant's skills; offering none");
+                Vec::new()
+            }
+        }
     }
 
     /// Checks the request, resolves (or creates) its session and picks the model.
@@ -555,7 +617,27 @@ impl Runs {
             changes,
         };
 
-        let own_tools = req.executor.as_ref().map(|e| e.tools()).unwrap_or_default();
+        // Runs over the client's own conversation (OpenAI's API) are the client's context
+        // alone; every other run may recall memories and is offered the memory tools and the
+        // tenant's installed skills.
+        let remembers = req.conversation.is_none();
+        let mut toolbox: Vec<Arc<dyn ToolExecutor>> = req.executor.into_iter().collect();
+        if remembers && !place.skills.is_empty() {
+            toolbox.push(Arc::new(InstalledTools {
+                tenant: req.tenant,
+                store: inner.store.clone(),
+                skills: place.skills,
+                context: inner.skill_context.clone(),
+            }));
+        }
+        if remembers && inner.config.memory.tools {
+            toolbox.push(Arc::new(inner.memory.tools(req.tenant, place.session)));
+        }
+        let executor: Option<Arc<dyn ToolExecutor>> = match toolbox.len() {
+            0 | 1 => toolbox.pop(),
+            _ => Some(Arc::new(Toolbox(toolbox))),
+        };
+        let own_tools = executor.as_ref().map(|e| e.tools()).unwrap_or_default();
         let executable = own_tools.iter().map(|t| t.name.clone()).collect();
         let chat = ChatRequest {
             temperature: req.temperature,
@@ -574,7 +656,8 @@ impl Runs {
             user_persisted: place.user_persisted,
             holds_turn: place.holds_turn,
             conversation: req.conversation,
-            executor: req.executor,
+            recall: remembers && inner.config.memory.recall,
+            executor,
             executable,
             max_steps: req.max_steps.unwrap_or(DEFAULT_MAX_STEPS).max(1),
         };
@@ -826,7 +909,19 @@ impl Runs {
                     .store
                     .recent_messages(ctx.tenant, ctx.session, self.inner.config.history_messages)
                     .await?;
-                history.iter().filter_map(history_message).collect()
+                let mut messages: Vec<ChatMessage> =
+                    history.iter().filter_map(history_message).collect();
+                if ctx.recall {
+                    let found = self
+                        .inner
+                        .memory
+                        .recall(ctx.tenant, ctx.session, &ctx.message)
+                        .await;
+                    if let Some(recalled) = recall_message(&found) {
+                        messages.insert(0, recalled);
+                    }
+                }
+                messages
             }
         };
         let mut usage = Usage::default();
@@ -934,6 +1029,25 @@ async fn stream_step(
     Ok(step)
 }
 
+/// Several executors offered as one: each call goes to the executor that offers its tool.
+struct Toolbox(Vec<Arc<dyn ToolExecutor>>);
+
+#[async_trait::async_trait]
+impl ToolExecutor for Toolbox {
+    fn tools(&self) -> Vec<ToolSpec> {
+        self.0.iter().flat_map(|e| e.tools()).collect()
+    }
+
+    async fn call(&self, call: &ToolCall) -> Result<serde_json::Value, String> {
+        for executor in &self.0 {
+            if executor.tools().iter().any(|t| t.name == call.name) {
+                return executor.call(call).await;
+            }
+        }
+        Err(format!("no tool `{}`", call.name))
+    }
+}
+
 /// Runs one call within `TOOL_TIMEOUT`: its output, or `{"error": …}` and `true` if it failed.
 async fn execute(executor: &dyn ToolExecutor, call: &ToolCall) -> (serde_json::Value, bool) {
     match tokio::time::timeout(TOOL_TIMEOUT, executor.call(call)).await {
@@ -959,7 +1073,7 @@ fn call_record(call: &ToolCall, result: Option<(&serde_json::Value, bool)>) -> s
 
 /// Whether a run's failure is the provider's passing trouble (unreachable, overloaded, slow,
 /// rate limited) rather than something a second attempt would meet again.
-fn is_transient(error: &Error) -> bool {
+pub fn is_transient(error: &Error) -> bool {
     match error.kind {
         ErrorKind::UpstreamTimeout | ErrorKind::Unavailable => true,
         ErrorKind::Upstream => error.details["upstream_status"]
@@ -990,6 +1104,8 @@ struct RunCtx {
     /// Whether this run holds its session's turn (then it may converse).
     holds_turn: bool,
     conversation: Option<Vec<ChatMessage>>,
+    /// Whether the tenant's relevant memories go before the history.
+    recall: bool,
     executor: Option<Arc<dyn ToolExecutor>>,
     /// Names of the executor's tools, as offered to the model.
     executable: HashSet<String>,

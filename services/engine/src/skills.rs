@@ -1,11 +1,18 @@
 //! Skills: the built-in catalogue with its manifests and JSON Schemas, input validation, execution.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
+
+use hmac::{Hmac, Mac};
+use openclaw_store::HttpSkillRecord;
+use sha2::Sha256;
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use futures::future::BoxFuture;
 use openclaw_domain::Error;
 use serde::Serialize;
 use serde_json::{json, Map, Number, Value};
+
+use crate::outbound::{Outbound, OutboundConfig};
 
 /// What a skill may reach beyond its input.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -15,12 +22,55 @@ pub struct Permissions {
     pub shell: bool,
 }
 
-/// How a skill executes. Pure, quick skills run inline; skills that wait on the network or on
-/// other jobs will add variants of their own.
+/// How a skill executes. Pure, quick skills run inline; skills that reach the network get the
+/// guarded outbound client and their settings.
 #[derive(Clone, Copy)]
 pub enum Handler {
     /// Runs inline on validated input: `Err` is a failure of this input (not worth retrying).
     Sync(fn(&Value) -> Result<Value, Error>),
+    /// Waits on the network through [`SkillContext`].
+    Net(for<'a> fn(&'a Value, &'a SkillContext) -> BoxFuture<'a, Result<Value, Error>>),
+}
+
+/// What skills that reach the network use: the SSRF-guarded client and the weather API's
+/// addresses (configurable, so tests point them at a local fake).
+#[derive(Debug, Clone)]
+pub struct SkillContext {
+    pub outbound: Outbound,
+    pub weather: WeatherConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct WeatherConfig {
+    /// Open-Meteo's forecast API base (`…/v1/forecast` is appended).
+    pub forecast_url: String,
+    /// Open-Meteo's geocoding API base (`…/v1/search` is appended).
+    pub geocoding_url: String,
+}
+
+impl Default for WeatherConfig {
+    fn default() -> Self {
+        WeatherConfig {
+            forecast_url: "https://api.open-meteo.com".into(),
+            geocoding_url: "https://geocoding-api.open-meteo.com".into(),
+        }
+    }
+}
+
+/// Skill settings an operator can change.
+#[derive(Debug, Clone, Default)]
+pub struct SkillsConfig {
+    pub outbound: OutboundConfig,
+    pub weather: WeatherConfig,
+}
+
+impl SkillContext {
+    pub fn new(config: &SkillsConfig) -> SkillContext {
+        SkillContext {
+            outbound: Outbound::new(config.outbound.clone()),
+            weather: config.weather.clone(),
+        }
+    }
 }
 
 /// A skill's own check of an input (`&Value`) whose params are named below a path (`&str`).
@@ -76,12 +126,84 @@ impl Skill {
     }
 
     /// Validates `input` (params under `input.`) and executes the skill on it.
-    pub async fn execute(&self, input: &Value) -> Result<Value, Error> {
-        self.validate_input(input, "input")?;
-        match self.handler {
-            Handler::Sync(f) => f(input),
-        }
+    pub async fn execute(&self, input: &Value, ctx: &SkillContext) -> Result<Value, Error> {
+        self.execute_at(input, "input", ctx).await
     }
+
+    /// Validates `input`, naming bad params below `path`, and executes the skill on it.
+    pub async fn execute_at(
+        &self,
+        input: &Value,
+        path: &str,
+        ctx: &SkillContext,
+    ) -> Result<Value, Error> {
+        self.validate_input(input, path)?;
+        let result = match self.handler {
+            Handler::Sync(f) => f(input),
+            Handler::Net(f) => f(input, ctx).await,
+        };
+        // Handlers name their params below `input`; the caller's name for it is `path`.
+        result.map_err(|mut e| {
+            if let Some(rest) = e.param.as_deref().and_then(|p| p.strip_prefix("input")) {
+                e.param = Some(format!("{path}{rest}"));
+            }
+            e
+        })
+    }
+
+    /// An input from S0's `args` (see [`args_to_input`]).
+    pub fn input_from_args(&self, args: &Value, param: &str) -> Result<Value, Error> {
+        args_to_input(self.name, &self.input_schema, args, param)
+    }
+}
+
+/// An input's parameter names in positional order: the required ones as the schema lists them,
+/// then the others by name.
+fn positional_names(schema: &Value) -> Vec<String> {
+    let mut names: Vec<String> = schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.as_str().map(str::to_string))
+        .collect();
+    let mut rest: Vec<String> = schema["properties"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.keys().cloned())
+        .filter(|n| !names.contains(n))
+        .collect();
+    rest.sort();
+    names.extend(rest);
+    names
+}
+
+/// An input from S0's `args` for skill `name`: an object is the input itself; a list
+/// (`["北京"]`) or a single value gives the parameters in positional order; nothing is `{}`.
+/// Too many values → 400 on `param`.
+pub fn args_to_input(
+    name: &str,
+    schema: &Value,
+    args: &Value,
+    param: &str,
+) -> Result<Value, Error> {
+    let values = match args {
+        Value::Null => return Ok(json!({})),
+        Value::Object(_) => return Ok(args.clone()),
+        Value::Array(values) => values.clone(),
+        single => vec![single.clone()],
+    };
+    let names = positional_names(schema);
+    if values.len() > names.len() {
+        return Err(Error::invalid(
+            param,
+            format!(
+                "`{name}` takes at most {} argument(s): {}",
+                names.len(),
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(Value::Object(names.into_iter().zip(values).collect()))
 }
 
 static BUILTINS: LazyLock<Vec<Skill>> = LazyLock::new(|| {
@@ -146,8 +268,471 @@ static BUILTINS: LazyLock<Vec<Skill>> = LazyLock::new(|| {
             check: Some(check_current_time),
             handler: Handler::Sync(current_time),
         },
+        Skill {
+            name: "web_fetch",
+            version: "1.0.0",
+            description: "Fetch a public web page or text document over HTTP(S) and return its \
+                          text (HTML reduced to text). Private and local addresses are refused; \
+                          redirects are returned, not followed.",
+            input_schema: json!({
+                "type": "object",
+                "properties": {
+                    "url": {"type": "string", "minLength": 1, "maxLength": 2048,
+                            "description": "An http or https URL"}
+                },
+                "required": ["url"],
+                "additionalProperties": false
+            }),
+            output_schema: json!({
+                "type": "object",
+                "properties": {
+                    "url": {"type": "string"},
+                    "status": {"type": "integer"},
+                    "content_type": {"type": ["string", "null"]},
+                    "text": {"type": "string"},
+                    "truncated": {"type": "boolean"},
+                    "location": {"type": ["string", "null"]}
+                },
+                "required": ["url", "status", "text", "truncated"],
+                "additionalProperties": false
+            }),
+            permissions: Permissions {
+                network: true,
+                ..Permissions::default()
+            },
+            check: None,
+            handler: Handler::Net(web_fetch),
+        },
+        Skill {
+            name: "weather",
+            version: "1.0.0",
+            description: "The weather forecast for a city: today's conditions and the daily \
+                          low and high in °C (Open-Meteo).",
+            input_schema: json!({
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string", "minLength": 1, "maxLength": 100,
+                             "description": "A city name in any language, e.g. 北京 or Berlin"},
+                    "days": {"type": "integer", "description": "Days of forecast, 1 to 7 (default 1)"}
+                },
+                "required": ["city"],
+                "additionalProperties": false
+            }),
+            output_schema: json!({
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string"},
+                    "country": {"type": ["string", "null"]},
+                    "summary": {"type": "string"},
+                    "daily": {"type": "array"}
+                },
+                "required": ["city", "summary", "daily"],
+                "additionalProperties": false
+            }),
+            permissions: Permissions {
+                network: true,
+                ..Permissions::default()
+            },
+            check: Some(check_weather),
+            handler: Handler::Net(weather),
+        },
     ]
 });
+
+/// Most characters of text `web_fetch` returns.
+const MAX_FETCHED_TEXT_CHARS: usize = 100_000;
+
+fn web_fetch<'a>(input: &'a Value, ctx: &'a SkillContext) -> BoxFuture<'a, Result<Value, Error>> {
+    Box::pin(async move {
+        let url = input["url"].as_str().unwrap_or_default();
+        let fetched = ctx.outbound.get(url, "input.url").await?;
+        let content_type = fetched.content_type.clone();
+        let kind = content_type.as_deref().unwrap_or("").to_ascii_lowercase();
+        let raw = String::from_utf8_lossy(&fetched.body);
+        let text = if kind.contains("html") {
+            html_text(&raw)
+        } else if kind.is_empty()
+            || kind.starts_with("text/")
+            || kind.contains("json")
+            || kind.contains("xml")
+        {
+            raw.into_owned()
+        } else {
+            return Err(Error::invalid(
+                "input.url",
+                format!("the document is `{kind}`, not text"),
+            ));
+        };
+        let truncated = fetched.truncated || text.chars().count() > MAX_FETCHED_TEXT_CHARS;
+        let text: String = text.chars().take(MAX_FETCHED_TEXT_CHARS).collect();
+        Ok(json!({
+            "url": url,
+            "status": fetched.status,
+            "content_type": content_type,
+            "text": text,
+            "truncated": truncated,
+            "location": fetched.location,
+        }))
+    })
+}
+
+/// Text of an HTML document: scripts, styles and tags dropped, common entities decoded,
+/// whitespace collapsed.
+fn html_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let lower = html.to_ascii_lowercase();
+    let mut i = 0;
+    let bytes = html.as_bytes();
+    while i < bytes.len() {
+        if bytes[i] == b'<' {
+            let skip_to = ["script", "style", "noscript"].iter().find_map(|tag| {
+                lower[i + 1..]
+                    .starts_with(tag)
+                    .then(|| lower[i..].find(&format!("</{tag}")).map(|e| i + e))
+                    .flatten()
+            });
+            let from = skip_to.unwrap_or(i);
+            match lower[from..].find('>') {
+                Some(end) => i = from + end + 1,
+                None => break,
+            }
+            out.push(' ');
+        } else {
+            let next = html[i..].find('<').map_or(html.len(), |n| i + n);
+            out.push_str(&html[i..next]);
+            i = next;
+        }
+    }
+    let decoded = out
+        .replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn check_weather(input: &Value, path: &str) -> Result<(), Error> {
+    match input.get("days").and_then(Value::as_i64) {
+        Some(d) if !(1..=7).contains(&d) => Err(Error::invalid(
+            format!("{path}.days"),
+            "`days` must be between 1 and 7",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// WMO weather codes, as Open-Meteo reports them, in words.
+fn weather_words(code: i64) -> &'static str {
+    match code {
+        0 => "clear",
+        1..=2 => "partly cloudy",
+        3 => "overcast",
+        45 | 48 => "fog",
+        51..=57 => "drizzle",
+        61..=67 => "rain",
+        71..=77 => "snow",
+        80..=82 => "rain showers",
+        85 | 86 => "snow showers",
+        95..=99 => "thunderstorm",
+        _ => "unknown",
+    }
+}
+
+fn weather<'a>(input: &'a Value, ctx: &'a SkillContext) -> BoxFuture<'a, Result<Value, Error>> {
+    Box::pin(async move {
+        let city = input["city"].as_str().unwrap_or_default().trim();
+        let days = input["days"].as_i64().unwrap_or(1);
+        let json_of = |f: crate::outbound::Fetched, what: &str| -> Result<Value, Error> {
+            if f.status != 200 {
+                return Err(Error::new(
+                    openclaw_domain::ErrorKind::Upstream,
+                    format!("the {what} service answered HTTP {}", f.status),
+                ));
+            }
+            serde_json::from_slice(&f.body).map_err(|_| {
+                Error::new(
+                    openclaw_domain::ErrorKind::Upstream,
+                    format!("the {what} service sent something unreadable"),
+                )
+            })
+        };
+        let mut search = reqwest::Url::parse(&format!(
+            "{}/v1/search",
+            ctx.weather.geocoding_url.trim_end_matches('/')
+        ))
+        .map_err(|_| Error::internal())?;
+        search
+            .query_pairs_mut()
+            .append_pair("name", city)
+            .append_pair("count", "1");
+        let places = json_of(
+            ctx.outbound.get(search.as_str(), "input.city").await?,
+            "geocoding",
+        )?;
+        let Some(place) = places["results"].get(0) else {
+            return Err(Error::invalid(
+                "input.city",
+                format!("no place called `{city}` was found"),
+            ));
+        };
+        let (lat, lon) = (place["latitude"].as_f64(), place["longitude"].as_f64());
+        let (Some(lat), Some(lon)) = (lat, lon) else {
+            return Err(Error::new(
+                openclaw_domain::ErrorKind::Upstream,
+                "the geocoding service sent a place without coordinates",
+            ));
+        };
+        let mut forecast = reqwest::Url::parse(&format!(
+            "{}/v1/forecast",
+            ctx.weather.forecast_url.trim_end_matches('/')
+        ))
+        .map_err(|_| Error::internal())?;
+        forecast
+            .query_pairs_mut()
+            .append_pair("latitude", &lat.to_string())
+            .append_pair("longitude", &lon.to_string())
+            .append_pair(
+                "daily",
+                "weather_code,temperature_2m_max,temperature_2m_min",
+            )
+            .append_pair("timezone", "auto")
+            .append_pair("forecast_days", &days.to_string());
+        let f = json_of(
+            ctx.outbound.get(forecast.as_str(), "input.city").await?,
+            "forecast",
+        )?;
+        let daily = &f["daily"];
+        let column = |name: &str| daily[name].as_array().cloned().unwrap_or_default();
+        let (dates, codes, highs, lows) = (
+            column("time"),
+            column("weather_code"),
+            column("temperature_2m_max"),
+            column("temperature_2m_min"),
+        );
+        let days: Vec<Value> = dates
+            .iter()
+            .enumerate()
+            .map(|(i, date)| {
+                let code = codes.get(i).and_then(Value::as_i64).unwrap_or(-1);
+                json!({
+                    "date": date,
+                    "conditions": weather_words(code),
+                    "weather_code": code,
+                    "min_c": lows.get(i),
+                    "max_c": highs.get(i),
+                })
+            })
+            .collect();
+        let name = place["name"].as_str().unwrap_or(city).to_string();
+        let summary = match days.first() {
+            Some(d) => format!(
+                "{name}: {}, {}–{} °C",
+                d["conditions"].as_str().unwrap_or("unknown"),
+                d["min_c"],
+                d["max_c"]
+            ),
+            None => format!("{name}: no forecast available"),
+        };
+        Ok(json!({
+            "city": name,
+            "country": place["country"],
+            "summary": summary,
+            "daily": days,
+        }))
+    })
+}
+
+/// The skills a tenant installed and enabled, as tools a run executes: each call is validated
+/// against the skill's schema, run, and counted on the tenant's installation.
+pub struct InstalledTools {
+    pub tenant: openclaw_domain::TenantId,
+    pub store: openclaw_store::Store,
+    pub skills: Vec<Resolved>,
+    pub context: SkillContext,
+}
+
+#[async_trait::async_trait]
+impl crate::run::ToolExecutor for InstalledTools {
+    fn tools(&self) -> Vec<crate::provider::ToolSpec> {
+        self.skills
+            .iter()
+            .map(|s| crate::provider::ToolSpec {
+                name: s.name().to_string(),
+                description: s.description().to_string(),
+                parameters: s.input_schema().clone(),
+            })
+            .collect()
+    }
+
+    async fn call(&self, call: &crate::provider::ToolCall) -> Result<Value, String> {
+        let skill = self
+            .skills
+            .iter()
+            .find(|s| s.name() == call.name)
+            .ok_or_else(|| format!("no skill `{}`", call.name))?;
+        let result = skill
+            .execute_at(&call.arguments, "arguments", &self.context)
+            .await;
+        if let Err(e) = self.store.record_skill_use(self.tenant, skill.name()).await {
+            tracing::warn!(error = %e, skill = skill.name(), "skill use not recorded");
+        }
+        result.map_err(|e| match e.param {
+            Some(param) => format!("{param}: {}", e.message),
+            None => e.message,
+        })
+    }
+}
+
+/// A skill a tenant can use: a built-in, or an HTTP skill it registered.
+#[derive(Debug, Clone)]
+pub enum Resolved {
+    Builtin(&'static Skill),
+    Http(Arc<HttpSkillRecord>),
+}
+
+/// The header carrying an HTTP skill call's signature: `t=<unix seconds>,v1=<hex>`, where the
+/// hex is HMAC-SHA256 with the skill's secret of `<t>.<body>` (as Stripe signs webhooks).
+pub const SIGNATURE_HEADER: &str = "x-openclaw-signature";
+
+/// The signature of `body` sent at unix time `t` with `secret`.
+pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+impl Resolved {
+    pub fn name(&self) -> &str {
+        match self {
+            Resolved::Builtin(s) => s.name,
+            Resolved::Http(h) => &h.name,
+        }
+    }
+
+    pub fn version(&self) -> &str {
+        match self {
+            Resolved::Builtin(s) => s.version,
+            Resolved::Http(h) => &h.version,
+        }
+    }
+
+    pub fn description(&self) -> &str {
+        match self {
+            Resolved::Builtin(s) => s.description,
+            Resolved::Http(h) => &h.description,
+        }
+    }
+
+    pub fn input_schema(&self) -> &Value {
+        match self {
+            Resolved::Builtin(s) => &s.input_schema,
+            Resolved::Http(h) => &h.input_schema,
+        }
+    }
+
+    /// An HTTP skill reaches the network (its endpoint) and nothing else of ours.
+    pub fn permissions(&self) -> Permissions {
+        match self {
+            Resolved::Builtin(s) => s.permissions,
+            Resolved::Http(_) => Permissions {
+                network: true,
+                ..Permissions::default()
+            },
+        }
+    }
+
+    /// An input from S0's `args` (see [`args_to_input`]).
+    pub fn input_from_args(&self, args: &Value, param: &str) -> Result<Value, Error> {
+        args_to_input(self.name(), self.input_schema(), args, param)
+    }
+
+    /// The manifest (never an HTTP skill's secret).
+    pub fn manifest(&self) -> Value {
+        match self {
+            Resolved::Builtin(s) => s.manifest(),
+            Resolved::Http(h) => json!({
+                "name": h.name,
+                "version": h.version,
+                "description": h.description,
+                "input_schema": h.input_schema,
+                "output_schema": {},
+                "permissions": self.permissions(),
+                "endpoint": h.endpoint,
+                "timeout": h.timeout_ms / 1000,
+            }),
+        }
+    }
+
+    /// Validates `input` (bad params named below `path`) and executes: a built-in in process, an
+    /// HTTP skill by a signed POST to its endpoint, whose JSON answer is the result.
+    pub async fn execute_at(
+        &self,
+        input: &Value,
+        path: &str,
+        ctx: &SkillContext,
+    ) -> Result<Value, Error> {
+        let h = match self {
+            Resolved::Builtin(s) => return s.execute_at(input, path, ctx).await,
+            Resolved::Http(h) => h,
+        };
+        validate(&h.input_schema, input, path)?;
+        let body = serde_json::to_vec(&json!({
+            "skill": h.name,
+            "version": h.version,
+            "input": input,
+        }))
+        .expect("JSON serialises");
+        let signature = sign(&h.secret, Utc::now().timestamp(), &body);
+        let timeout = std::time::Duration::from_millis(h.timeout_ms.max(1) as u64);
+        let upstream = |message: String| Error::new(openclaw_domain::ErrorKind::Upstream, message);
+        let answer = ctx
+            .outbound
+            .post_json(
+                &h.endpoint,
+                body,
+                vec![
+                    (SIGNATURE_HEADER, signature),
+                    ("x-openclaw-skill", h.name.clone()),
+                ],
+                timeout,
+                "endpoint",
+            )
+            .await?;
+        if !(200..300).contains(&answer.status) {
+            return Err(upstream(format!(
+                "skill `{}`: its endpoint answered HTTP {}",
+                h.name, answer.status
+            )));
+        }
+        if answer.truncated {
+            return Err(upstream(format!(
+                "skill `{}`: its answer is larger than {} bytes",
+                h.name,
+                ctx.outbound.config().max_bytes
+            )));
+        }
+        serde_json::from_slice(&answer.body).map_err(|_| {
+            upstream(format!(
+                "skill `{}`: its endpoint did not answer with JSON",
+                h.name
+            ))
+        })
+    }
+}
+
+/// The skill `name` as `tenant_skills` (its registered HTTP skills) and the catalogue have it.
+pub fn resolve(name: &str, tenant_skills: &[HttpSkillRecord]) -> Option<Resolved> {
+    builtin(name).map(Resolved::Builtin).or_else(|| {
+        tenant_skills
+            .iter()
+            .find(|h| h.name == name)
+            .map(|h| Resolved::Http(Arc::new(h.clone())))
+    })
+}
 
 /// Every built-in skill.
 pub fn builtins() -> &'static [Skill] {
@@ -715,7 +1300,8 @@ mod tests {
 
     fn run(skill: &str, input: Value) -> Result<Value, Error> {
         let skill = builtin(skill).expect("a built-in");
-        let out = futures::executor::block_on(skill.execute(&input));
+        let ctx = SkillContext::new(&SkillsConfig::default());
+        let out = futures::executor::block_on(skill.execute(&input, &ctx));
         if let Ok(out) = &out {
             validate(&skill.output_schema, out, "output").expect("output matches its schema");
         }
@@ -723,24 +1309,49 @@ mod tests {
     }
 
     #[test]
-    fn the_catalogue_lists_both_skills_with_manifests() {
+    fn the_catalogue_lists_its_skills_with_manifests() {
         let names: Vec<&str> = builtins().iter().map(|s| s.name).collect();
-        assert_eq!(names, ["calculator", "current_time"]);
-        assert_eq!(builtin_names(), "calculator, current_time");
-        assert!(builtin("web_fetch").is_none());
+        assert_eq!(
+            names,
+            ["calculator", "current_time", "web_fetch", "weather"]
+        );
+        assert_eq!(
+            builtin_names(),
+            "calculator, current_time, web_fetch, weather"
+        );
+        assert!(builtin("shell").is_none());
         for s in builtins() {
             assert_eq!(s.version, "1.0.0");
             assert!(!s.description.is_empty());
-            assert_eq!(s.permissions, Permissions::default());
+            // Only the skills that fetch from the network may reach it; none touch files or a
+            // shell.
+            let network = matches!(s.handler, Handler::Net(_));
+            assert_eq!(
+                s.permissions,
+                Permissions {
+                    network,
+                    ..Permissions::default()
+                },
+                "{}",
+                s.name
+            );
             let m = s.manifest();
             assert_eq!(m["name"], s.name);
             assert_eq!(m["input_schema"]["type"], "object");
             assert_eq!(m["output_schema"]["type"], "object");
-            assert_eq!(
-                m["permissions"],
-                json!({"network": false, "filesystem": false, "shell": false})
-            );
         }
+    }
+
+    #[test]
+    fn html_becomes_text_without_scripts_styles_or_tags() {
+        assert_eq!(
+            html_text(
+                "<html><style>a{}</style><script>x()</script><p>a &amp; b</p>\n<p>c</p></html>"
+            ),
+            "a & b c"
+        );
+        // A tag left open ends the text rather than looping.
+        assert_eq!(html_text("before <p"), "before");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! ```
 
 mod anthropic;
+pub mod embeddings;
 mod openai;
 mod reply;
 mod request;

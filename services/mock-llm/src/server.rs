@@ -97,6 +97,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/messages", post(messages))
         .route("/v1/models", get(models))
+        .route("/v1/embeddings", post(embeddings))
         .route("/_mock/scripts", post(push_script))
         .route("/_mock/requests", get(list_requests).delete(clear_requests))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -234,6 +235,25 @@ async fn answer(shared: &Shared, format: Format, headers: &HeaderMap, body: &[u8
             }
         };
         json_response(StatusCode::OK, body)
+    }
+}
+
+/// Embeddings never take a script from the queue: those are for chat answers.
+async fn embeddings(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if shared.options.record_requests {
+        shared.record("/v1/embeddings", &headers, &body);
+    }
+    let parsed: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return Format::OpenAi.error(400, Some(&format!("invalid JSON: {e}")), None),
+    };
+    match crate::embeddings::answer(&parsed) {
+        Ok(v) => json_response(StatusCode::OK, v.to_string()),
+        Err(message) => Format::OpenAi.error(400, Some(&message), None),
     }
 }
 

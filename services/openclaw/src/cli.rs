@@ -94,6 +94,86 @@ pub struct WorkerArgs {
     /// On SIGTERM, seconds running jobs may take to finish before being handed back.
     #[arg(long, env = "OPENCLAW_WORKER_DRAIN_SECS", default_value_t = 20)]
     pub worker_drain_secs: u64,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
+    #[command(flatten)]
+    pub skills: SkillArgs,
+}
+
+/// Skills that reach the network (API.md §5.5, §7); read by `serve` and `worker`.
+#[derive(Args, Clone)]
+pub struct SkillArgs {
+    /// Comma-separated hosts (or host:port) that skills may reach even at private or local
+    /// addresses.
+    #[arg(long, env = "OPENCLAW_OUTBOUND_ALLOW_HOSTS", default_value = "")]
+    pub outbound_allow_hosts: String,
+    /// The `weather` skill's forecast API (Open-Meteo's or a compatible one).
+    #[arg(
+        long,
+        env = "OPENCLAW_WEATHER_BASE_URL",
+        default_value = "https://api.open-meteo.com"
+    )]
+    pub weather_base_url: String,
+    /// The `weather` skill's geocoding API.
+    #[arg(
+        long,
+        env = "OPENCLAW_WEATHER_GEOCODING_URL",
+        default_value = "https://geocoding-api.open-meteo.com"
+    )]
+    pub weather_geocoding_url: String,
+}
+
+impl SkillArgs {
+    pub fn config(&self) -> openclaw_engine::skills::SkillsConfig {
+        openclaw_engine::skills::SkillsConfig {
+            outbound: openclaw_engine::outbound::OutboundConfig::default()
+                .with_allow_list(&self.outbound_allow_hosts),
+            weather: openclaw_engine::skills::WeatherConfig {
+                forecast_url: self.weather_base_url.clone(),
+                geocoding_url: self.weather_geocoding_url.clone(),
+            },
+        }
+    }
+}
+
+/// Agent memory (API.md §5.4); read by `serve` (recall, tools) and `worker` (compaction).
+#[derive(Args, Clone)]
+pub struct MemoryArgs {
+    /// Runs recall the tenant's relevant memories into the model's context.
+    #[arg(long, env = "OPENCLAW_MEMORY_RECALL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub memory_recall: bool,
+    /// Runs offer the model the memory_search and memory_add tools.
+    #[arg(long, env = "OPENCLAW_MEMORY_TOOLS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub memory_tools: bool,
+    /// Tokens of context recalled memories may take per run.
+    #[arg(long, env = "OPENCLAW_MEMORY_RECALL_TOKENS", default_value_t = 800)]
+    pub memory_recall_tokens: usize,
+    /// `wal` entries older than this are folded by the scheduled compaction.
+    #[arg(
+        long,
+        env = "OPENCLAW_MEMORY_COMPACT_AFTER_SECS",
+        default_value_t = 86_400
+    )]
+    pub memory_compact_after_secs: i64,
+    /// How often workers look for memory due for compaction.
+    #[arg(
+        long,
+        env = "OPENCLAW_MEMORY_COMPACT_EVERY_SECS",
+        default_value_t = 600
+    )]
+    pub memory_compact_every_secs: u64,
+}
+
+impl MemoryArgs {
+    pub fn config(&self) -> openclaw_engine::memory::MemoryConfig {
+        openclaw_engine::memory::MemoryConfig {
+            recall: self.memory_recall,
+            tools: self.memory_tools,
+            recall_budget_tokens: self.memory_recall_tokens,
+            compact_after: chrono::Duration::seconds(self.memory_compact_after_secs.max(0)),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Subcommand)]

@@ -223,6 +223,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         redis_prefix: args.redis_prefix.clone(),
         redis_timeout: Duration::from_millis(args.redis_timeout_ms),
         drain_delay: Duration::from_secs(args.drain_delay_secs),
+        memory: args.worker.memory.config(),
+        skills: args.worker.skills.config(),
         ..Config::default()
     };
     if config.jwt_default_ttl.is_zero() || config.jwt_default_ttl > config.jwt_max_ttl {
@@ -285,6 +287,12 @@ fn worker_config(args: &crate::cli::WorkerArgs) -> openclaw_worker::WorkerConfig
         lease: Duration::from_secs(args.job_lease_secs.max(3)),
         poll_interval: Duration::from_millis(args.job_poll_ms.max(50)),
         drain_grace: Duration::from_secs(args.worker_drain_secs),
+        compact_every: Duration::from_secs(args.memory.memory_compact_every_secs.max(1)),
+        runs: openclaw_engine::RunsConfig {
+            memory: args.memory.config(),
+            skills: args.skills.config(),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }

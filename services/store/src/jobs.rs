@@ -222,6 +222,46 @@ impl Store {
         Ok(record)
     }
 
+    /// Queues a job of a type a tenant may have only one of unfinished (memory compaction,
+    /// kept unique by an index): `Err` with the one already queued or running instead.
+    pub async fn enqueue_job_once(
+        &self,
+        tenant: TenantId,
+        job: NewJob,
+    ) -> Result<std::result::Result<JobRecord, JobRecord>> {
+        // The unfinished one may end between the refused insert and the read: then try again.
+        for _ in 0..3 {
+            let mut tx = self.tenant_tx(tenant).await?;
+            match queue_in(&mut tx, tenant, &job).await {
+                Ok(record) => {
+                    tx.commit().await?;
+                    return Ok(Ok(record));
+                }
+                Err(crate::StoreError::Db(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                    tx.rollback().await?;
+                }
+                Err(e) => return Err(e),
+            }
+            let mut tx = self.tenant_tx(tenant).await?;
+            let existing: Option<JobRecord> = sqlx::query_as(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND type = $2 \
+                 AND status IN ('queued', 'running') ORDER BY created_at LIMIT 1"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(&job.job_type)
+            .fetch_optional(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            if let Some(existing) = existing {
+                return Ok(Err(existing));
+            }
+        }
+        Err(crate::StoreError::Corrupt(format!(
+            "cannot queue a `{}` job nor find the unfinished one",
+            job.job_type
+        )))
+    }
+
     /// Records a sub-agent that `worker` runs at once inside its root's job: it is created
     /// running, never queued, and shares the root's lease.
     pub async fn start_subagent(

@@ -4,9 +4,11 @@
 pub mod api_keys;
 pub mod audit;
 pub mod jobs;
+pub mod memory;
 pub mod redis;
 pub mod runs;
 pub mod sessions;
+pub mod skills;
 pub mod tenants;
 
 use std::time::Duration;
@@ -18,10 +20,14 @@ use sqlx::{ConnectOptions, PgPool, Postgres, Transaction};
 pub use api_keys::{ApiKeyRecord, NewApiKey, Principal};
 pub use audit::{Actor, AuditEntry};
 pub use jobs::{CancelOutcome, Held, JobEnd, JobKind, JobRecord, Lineage, NewJob, QueueStats};
+pub use memory::{
+    Fold, MemoryFilter, MemoryRecord, MemoryRefusal, MemoryScope, MemoryStats, NewMemory,
+};
 pub use runs::{RunOutcome, RunRecord, UsageRow};
 pub use sessions::{
     MessageRecord, NewMessage, NewSession, SessionFilter, SessionRecord, SessionRefusal,
 };
+pub use skills::{HttpSkillRecord, InstalledSkill};
 pub use tenants::{TenantPatch, TenantRecord};
 
 /// The schema, embedded so a deployed binary can migrate without the source tree.

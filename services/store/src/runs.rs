@@ -183,17 +183,13 @@ impl Store {
         .await?;
         let ended = done.rows_affected() == 1;
         if ended {
-            sqlx::query(
-                "INSERT INTO usage_daily (tenant_id, day, model, requests, input_tokens, output_tokens) \
-                 VALUES ($1, (now() AT TIME ZONE 'utc')::date, $2, 1, $3, $4) \
-                 ON CONFLICT (tenant_id, day, model) DO UPDATE SET requests = usage_daily.requests + 1, \
-                 input_tokens = usage_daily.input_tokens + $3, output_tokens = usage_daily.output_tokens + $4",
+            count_usage(
+                &mut tx,
+                tenant,
+                model,
+                o.input_tokens.into(),
+                o.output_tokens.into(),
             )
-            .bind(tenant.as_uuid())
-            .bind(model)
-            .bind(i64::from(o.input_tokens))
-            .bind(i64::from(o.output_tokens))
-            .execute(&mut *tx)
             .await?;
         }
         sqlx::query(
@@ -308,4 +304,43 @@ async fn claim_turn(
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Adds one model request and its tokens to the tenant's usage of the day.
+async fn count_usage(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    tenant: TenantId,
+    model: &str,
+    input_tokens: i64,
+    output_tokens: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO usage_daily (tenant_id, day, model, requests, input_tokens, output_tokens) \
+         VALUES ($1, (now() AT TIME ZONE 'utc')::date, $2, 1, $3, $4) \
+         ON CONFLICT (tenant_id, day, model) DO UPDATE SET requests = usage_daily.requests + 1, \
+         input_tokens = usage_daily.input_tokens + $3, output_tokens = usage_daily.output_tokens + $4",
+    )
+    .bind(tenant.as_uuid())
+    .bind(model)
+    .bind(input_tokens)
+    .bind(output_tokens)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Accounts a model call made outside a run (memory compaction's folds).
+    pub async fn record_usage(
+        &self,
+        tenant: TenantId,
+        model: &str,
+        input_tokens: i64,
+        output_tokens: i64,
+    ) -> Result<()> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        count_usage(&mut tx, tenant, model, input_tokens, output_tokens).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openclaw_engine::jobs::{Jobs, Verdict};
+use openclaw_engine::jobs::{Jobs, Verdict, COMPACT_TASK};
 use openclaw_engine::{Providers, Runs, RunsConfig};
 use openclaw_store::jobs::JOBS_CHANNEL;
 use openclaw_store::redis::{ControlEvent, ControlMessage, Redis};
@@ -42,6 +42,9 @@ pub struct WorkerConfig {
     /// After shutdown begins, how long running jobs may take to finish before they are
     /// stopped and handed back to the queue.
     pub drain_grace: Duration,
+    /// How often the worker looks for tenants whose memory is due for compaction (entries
+    /// older than `runs.memory.compact_after`) and queues a `memory.compact` task for each.
+    pub compact_every: Duration,
     pub runs: RunsConfig,
 }
 
@@ -53,6 +56,7 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(2),
             drain_grace: Duration::from_secs(20),
+            compact_every: Duration::from_secs(600),
             runs: RunsConfig::default(),
         }
     }
@@ -85,6 +89,7 @@ pub async fn run(
         run_tracker.clone(),
         config.runs.clone(),
     );
+    let memory = runs.memory().clone();
     let jobs = Jobs::new(store.clone(), runs, config.id.clone());
     let wake = Arc::new(Notify::new());
     // Housekeeping stops at once on shutdown; the heartbeat keeps going until jobs are done.
@@ -97,7 +102,10 @@ pub async fn run(
         config.lease,
         housekeeping.clone(),
     ));
-    background.spawn(sweep(store.clone(), config.lease, housekeeping.clone()));
+    background.spawn(sweep(store.clone(), config.clone(), housekeeping.clone()));
+    if memory.embeds() {
+        background.spawn(embed_memories(memory, housekeeping.clone()));
+    }
     if let Some(redis) = redis.clone() {
         let j = jobs.clone();
         background.spawn(redis.run_control_subscriber(
@@ -369,12 +377,15 @@ async fn heartbeat(store: Store, jobs: Jobs, lease: Duration, stop: Cancellation
     }
 }
 
-/// Takes back jobs whose worker died, samples the queue for metrics, and purges expired
-/// sessions and long-ended jobs.
-async fn sweep(store: Store, lease: Duration, stop: CancellationToken) {
+/// Takes back jobs whose worker died, samples the queue for metrics, purges expired sessions,
+/// short-term memories and long-ended jobs, and schedules memory compactions.
+async fn sweep(store: Store, config: WorkerConfig, stop: CancellationToken) {
+    let lease = config.lease;
     let mut reap = tokio::time::interval((lease / 2).max(Duration::from_millis(500)));
     let mut stats = tokio::time::interval(STATS_EVERY);
     let mut sessions = tokio::time::interval(SESSION_SWEEP_EVERY);
+    let mut compactions =
+        tokio::time::interval(config.compact_every.max(Duration::from_millis(100)));
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -406,7 +417,61 @@ async fn sweep(store: Store, lease: Duration, stop: CancellationToken) {
                     Ok(n) => tracing::info!(jobs = n, "purged jobs that ended over {JOB_RETENTION_DAYS} days ago"),
                     Err(e) => tracing::warn!(error = %e, "job purge failed; will retry"),
                 }
+                match store.purge_expired_memories(JOB_PURGE_BATCH).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(memories = n, "purged expired short-term memories"),
+                    Err(e) => tracing::warn!(error = %e, "memory purge failed; will retry"),
+                }
             }
+            _ = compactions.tick() => schedule_compactions(&store, &config.runs.memory).await,
+        }
+    }
+}
+
+/// Fills in the vectors of memories written while the embedding model was unavailable. Every
+/// worker does this; two doing the same batch only write the same vectors twice.
+async fn embed_memories(memory: openclaw_engine::memory::Memory, stop: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = every.tick() => match memory.embed_pending(64).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(memories = n, "embedded memories that had no vector"),
+                Err(e) => tracing::warn!(error = %e.message, "cannot embed memories; will retry"),
+            },
+        }
+    }
+}
+
+/// Queues a `memory.compact` task for each tenant with entries old enough to fold. Every worker
+/// does this; the queue keeps one unfinished compaction per tenant, so they cannot pile up.
+async fn schedule_compactions(store: &Store, memory: &openclaw_engine::memory::MemoryConfig) {
+    let before = chrono::Utc::now() - memory.compact_after;
+    let due = match store.tenants_due_for_compaction(before, 100).await {
+        Ok(due) => due,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot look for memory to compact; will retry");
+            return;
+        }
+    };
+    for tenant in due {
+        let job = openclaw_store::NewJob {
+            id: uuid::Uuid::now_v7(),
+            kind: openclaw_store::JobKind::Task,
+            name: COMPACT_TASK.into(),
+            job_type: COMPACT_TASK.into(),
+            parameters: serde_json::json!({"scheduled": true}),
+            // Housekeeping: the tenant's own work goes first.
+            priority: -10,
+            timeout_ms: 600_000,
+            max_attempts: 3,
+            run_id: None,
+        };
+        match store.enqueue_job_once(tenant, job).await {
+            Ok(Ok(_)) => tracing::info!(%tenant, "memory compaction scheduled"),
+            Ok(Err(_)) => {}
+            Err(e) => tracing::warn!(error = %e, %tenant, "cannot schedule a memory compaction"),
         }
     }
 }

@@ -182,9 +182,15 @@ async fn the_concurrency_cap_refuses_requests_beyond_it_while_others_are_in_flig
 
     let app = spawn_app().await;
     let t = app.create_tenant(Tier::Free).await;
-    app.set_limits(&t.id, serde_json::json!({"concurrent_requests": 1}))
-        .await;
-    // A request whose body never finishes arriving stays in flight, holding the one slot.
+    // A burst the polling below cannot drain, so the 429 it waits for is the concurrency cap's
+    // (on a loaded machine the held request may take a while to pass the gate).
+    app.set_limits(
+        &t.id,
+        serde_json::json!({"concurrent_requests": 1, "burst": 1000}),
+    )
+    .await;
+    // A request whose body never finishes arriving stays in flight, holding the one slot. It is
+    // sent alone, and given time to pass the gate, before anything else competes for the slot.
     let mut held = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     let head = format!(
         "POST /v1/api-keys HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
@@ -192,6 +198,7 @@ async fn the_concurrency_cap_refuses_requests_beyond_it_while_others_are_in_flig
         t.key
     );
     held.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     // Poll (bounded) until the held request has passed the gate and holds the slot.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

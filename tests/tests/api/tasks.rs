@@ -309,7 +309,14 @@ async fn task_fields_are_validated() {
             json!({"name": "n", "type": "skill", "parameters": {"skill": "x"}}),
             "parameters.skill",
         ),
-        (json!({"name": "n", "type": "memory.compact"}), "type"),
+        (
+            json!({"name": "n", "type": "memory.compact", "parameters": {"older_than": -1}}),
+            "parameters.older_than",
+        ),
+        (
+            json!({"name": "n", "type": "memory.compact", "parameters": {"before": "x"}}),
+            "parameters.before",
+        ),
         (
             json!({"name": "n", "type": "noop", "tenant_id": "ten_x"}),
             "tenant_id",
@@ -1009,7 +1016,8 @@ async fn skill_task_parameters_are_validated_at_creation() {
     let cases = [
         (json!({}), "parameters.skill"),
         (json!({"skill": 5}), "parameters.skill"),
-        (json!({"skill": "weather"}), "parameters.skill"),
+        (json!({"skill": "file-processor"}), "parameters.skill"),
+        (json!({"skill": "weather"}), "parameters.input.city"),
         (
             json!({"skill": "calculator", "input": "2+2"}),
             "parameters.input",
@@ -1054,7 +1062,7 @@ async fn skill_task_parameters_are_validated_at_creation() {
     }
     // An unknown skill's error names the ones there are.
     let err = expect_error(
-        create(&app, &t, skill(json!({"skill": "weather"}))).await,
+        create(&app, &t, skill(json!({"skill": "file-processor"}))).await,
         400,
         "invalid_request",
     )

@@ -1,5 +1,5 @@
 //! `GET /v1/status` (also `/status`, `/api/v1/status`): S2's sections as seen by one tenant.
-//! Sections owned by later features (reasoning, memory, skills, channels) join as they land.
+//! Sections owned by later features (reasoning, skills, channels) join as they land.
 
 use axum::extract::State;
 use axum::Json;
@@ -16,6 +16,19 @@ pub async fn status(State(state): State<AppState>, auth: Authenticated) -> Json<
         Some(r) if r.is_degraded() => "degraded",
         Some(_) => "ok",
     };
+    // S2's summary of the memory system; a database hiccup leaves it out, not the status.
+    let memory = match state.store().memory_stats(auth.tenant_id).await {
+        Ok(s) => json!({
+            "wal_entries": s.wal_entries,
+            "compacted_files": s.compacted_entries,
+            "total_size_mb": crate::routes::memory::mb(s.wal_bytes + s.compacted_bytes),
+            "last_compaction": s.last_compaction,
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "memory stats unavailable for the status");
+            Value::Null
+        }
+    };
     Json(json!({
         "status": "running",
         "version": VERSION,
@@ -26,6 +39,7 @@ pub async fn status(State(state): State<AppState>, auth: Authenticated) -> Json<
             "auth_enabled": true,
             "rate_limits": redis,
         },
+        "memory": memory,
         "tenant": {
             "id": auth.tenant_id,
             "name": auth.tenant_name,

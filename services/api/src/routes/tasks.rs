@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use openclaw_domain::{Error, ErrorKind, Scope, TaskId};
+use openclaw_engine::jobs::COMPACT_TASK;
 use openclaw_engine::run::run_wire_id;
 use openclaw_store::redis::ControlMessage;
 use openclaw_store::{CancelOutcome, JobKind, JobRecord, NewJob};
@@ -342,23 +343,27 @@ pub async fn create(
         check_agent_task(&state, &auth, &mut parameters)?;
     }
     check_capacity(&state, &auth).await?;
-    let job = state
-        .store()
-        .enqueue_job(
-            auth.tenant_id,
-            NewJob {
-                id: Uuid::now_v7(),
-                kind: JobKind::Task,
-                name,
-                job_type,
-                parameters,
-                priority: priority as i32,
-                timeout_ms,
-                max_attempts: TASK_MAX_ATTEMPTS,
-                run_id: None,
-            },
-        )
-        .await?;
+    let job = NewJob {
+        id: Uuid::now_v7(),
+        kind: JobKind::Task,
+        name,
+        job_type,
+        parameters,
+        priority: priority as i32,
+        timeout_ms,
+        max_attempts: TASK_MAX_ATTEMPTS,
+        run_id: None,
+    };
+    let job = if job.job_type == COMPACT_TASK {
+        // One compaction at a time per tenant: asking again while one is queued or running
+        // gets that one (200), which will fold what this one would have.
+        match state.store().enqueue_job_once(auth.tenant_id, job).await? {
+            Ok(job) => job,
+            Err(existing) => return Ok(Json(task_view(&existing)).into_response()),
+        }
+    } else {
+        state.store().enqueue_job(auth.tenant_id, job).await?
+    };
     let path = format!("/tasks/{}", TaskId(job.id));
     Ok(created(dialect, &path, task_view(&job)))
 }

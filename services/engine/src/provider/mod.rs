@@ -66,6 +66,16 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     async fn models(&self) -> Result<Vec<ModelInfo>, Error> {
         Ok(Vec::new())
     }
+
+    /// One embedding vector per input, in order, from `model` (the name without the provider
+    /// prefix). Providers without an embeddings API refuse.
+    async fn embed(&self, model: &str, inputs: &[String]) -> Result<Vec<Vec<f32>>, Error> {
+        let _ = inputs;
+        Err(Error::invalid(
+            "OPENCLAW_EMBEDDING_MODEL",
+            format!("provider `{}` has no embeddings for `{model}`", self.name()),
+        ))
+    }
 }
 
 /// Drains a stream into the `Completion` it amounts to; `model` names it.

@@ -87,6 +87,30 @@ impl Provider for OpenAiCompatible {
             .await
     }
 
+    /// `POST /embeddings` (OpenAI's shape, which compatible servers share).
+    async fn embed(&self, model: &str, inputs: &[String]) -> Result<Vec<Vec<f32>>, Error> {
+        let url = format!("{}/embeddings", self.base_url);
+        let body = json!({"model": model, "input": inputs});
+        let answer: EmbeddingList = self
+            .upstream
+            .json(|| self.authorised(self.upstream.http.post(&url).json(&body)))
+            .await?;
+        let mut data = answer.data;
+        data.sort_by_key(|e| e.index);
+        if data.len() != inputs.len() {
+            return Err(upstream_error(
+                PROVIDER,
+                None,
+                format!(
+                    "{PROVIDER} upstream returned {} embeddings for {} inputs",
+                    data.len(),
+                    inputs.len()
+                ),
+            ));
+        }
+        Ok(data.into_iter().map(|e| e.embedding).collect())
+    }
+
     async fn models(&self) -> Result<Vec<ModelInfo>, Error> {
         let url = format!("{}/models", self.base_url);
         let list: ModelList = self
@@ -103,6 +127,18 @@ impl Provider for OpenAiCompatible {
             })
             .collect())
     }
+}
+
+#[derive(Deserialize)]
+struct EmbeddingList {
+    data: Vec<Embedding>,
+}
+
+#[derive(Deserialize)]
+struct Embedding {
+    #[serde(default)]
+    index: usize,
+    embedding: Vec<f32>,
 }
 
 /// The `POST /chat/completions` body. The provider prefix is not sent: the upstream knows its

@@ -34,6 +34,9 @@ pub struct ProvidersConfig {
     pub anthropic: Option<EndpointConfig>,
     /// `provider/model`; `builtin/echo` when unset.
     pub default_model: Option<String>,
+    /// The model memory search embeds with (`openai/text-embedding-3-small`); none: lexical
+    /// search alone.
+    pub embedding_model: Option<String>,
     pub http: HttpConfig,
 }
 
@@ -66,6 +69,7 @@ impl ProvidersConfig {
                 anthropic::DEFAULT_BASE_URL,
             ),
             default_model: get("OPENCLAW_DEFAULT_MODEL"),
+            embedding_model: get("OPENCLAW_EMBEDDING_MODEL"),
             http: HttpConfig::default(),
         }
     }
@@ -100,6 +104,7 @@ struct Entry {
 pub struct Providers {
     entries: BTreeMap<String, Entry>,
     default_model: ModelRef,
+    embedding_model: Option<String>,
 }
 
 impl fmt::Debug for Providers {
@@ -139,7 +144,28 @@ impl Providers {
         let default = config.default_model.as_deref().unwrap_or(DEFAULT_MODEL);
         let default_model = ModelRef::parse(default)
             .map_err(|e| Error::invalid("OPENCLAW_DEFAULT_MODEL", e.message))?;
-        Providers::with_providers(providers, default_model)
+        let mut registry = Providers::with_providers(providers, default_model)?;
+        if let Some(model) = config.embedding_model {
+            registry
+                .resolve(Some(&model))
+                .map_err(|e| Error::invalid("OPENCLAW_EMBEDDING_MODEL", e.message))?;
+            registry.embedding_model = Some(model);
+        }
+        Ok(registry)
+    }
+
+    /// Whether an embedding model is configured.
+    pub fn embeds(&self) -> bool {
+        self.embedding_model.is_some()
+    }
+
+    /// Embeds `inputs` with the configured embedding model; `None` when there is none.
+    pub async fn embed(&self, inputs: &[String]) -> Option<Result<Vec<Vec<f32>>, Error>> {
+        let model = self.embedding_model.as_deref()?;
+        Some(match self.resolve(Some(model)) {
+            Ok((provider, model)) => provider.embed(&model.model, inputs).await,
+            Err(e) => Err(e),
+        })
     }
 
     /// Only `builtin/echo`: what a deployment with no provider configured serves.
@@ -169,6 +195,7 @@ impl Providers {
         let registry = Providers {
             entries,
             default_model,
+            embedding_model: None,
         };
         registry
             .lookup(&registry.default_model)

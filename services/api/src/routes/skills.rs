@@ -1,0 +1,445 @@
+//! Skills and tools (API.md §5.5): the catalogue (built-ins and the tenant's registered HTTP
+//! skills) as S1's tools, a tenant's installed skills in S2's shape (install, uninstall, enable,
+//! disable, register), and executing a skill in S0's shape (`/skills/{name}/execute`,
+//! enveloped under `/api/v1`) or S1's (`/tools/{name}/execute`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use openclaw_domain::{Error, ErrorKind, Scope};
+use openclaw_engine::skills::{self, Resolved, Skill};
+use openclaw_store::{HttpSkillRecord, InstalledSkill};
+use rand::distributions::{Alphanumeric, DistString};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::sessions::Dialect;
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{parse_json, ApiJson};
+use crate::middleware::envelope::Enveloped;
+use crate::state::AppState;
+
+/// An HTTP skill's call timeout, in seconds: default and most.
+const DEFAULT_HTTP_TIMEOUT_SECS: i64 = 10;
+const MAX_HTTP_TIMEOUT_SECS: i64 = 30;
+/// HTTP skills one tenant may register.
+const MAX_HTTP_SKILLS: usize = 100;
+
+/// The skills a tenant can use as `[{name, versions}]`, for errors that name what exists.
+fn available(registered: &[HttpSkillRecord]) -> Value {
+    skills::builtins()
+        .iter()
+        .map(|s| json!({"name": s.name, "versions": [s.version]}))
+        .chain(
+            registered
+                .iter()
+                .map(|h| json!({"name": h.name, "versions": [h.version]})),
+        )
+        .collect()
+}
+
+/// A skill by name among the built-ins and the tenant's HTTP skills (another tenant's are
+/// unknown: 404 like any unknown skill, listing those there are), and the tenant's HTTP skills
+/// — read only when the name is not a built-in's, so executing a built-in costs no query.
+async fn tenant_skill(
+    state: &AppState,
+    auth: &Authenticated,
+    name: &str,
+) -> ApiResult<(Resolved, Vec<HttpSkillRecord>)> {
+    if let Some(skill) = skills::builtin(name) {
+        return Ok((Resolved::Builtin(skill), Vec::new()));
+    }
+    let registered = state.store().http_skills(auth.tenant_id).await?;
+    match skills::resolve(name, &registered) {
+        Some(skill) => Ok((skill, registered)),
+        None => Err(ApiError(Error::not_found("skill").with_details(
+            json!({"name": name, "available": available(&registered)}),
+        ))),
+    }
+}
+
+/// An installed skill in S2's shape.
+fn installed_view(i: &InstalledSkill, registered: &[HttpSkillRecord]) -> Value {
+    let skill = skills::resolve(&i.name, registered);
+    let kind = match skill {
+        Some(Resolved::Http(_)) => "http",
+        _ => "builtin",
+    };
+    json!({
+        "name": i.name,
+        "version": i.version,
+        "description": skill.as_ref().map(Resolved::description),
+        "kind": kind,
+        "status": if i.enabled { "active" } else { "disabled" },
+        "enabled": i.enabled,
+        "permissions": skill.as_ref().map(Resolved::permissions),
+        "installed_at": i.installed_at,
+        "updated_at": i.updated_at,
+        "last_used": i.last_used,
+        "invocations": i.invocations,
+    })
+}
+
+/// `GET /v1/skills` (S2): the tenant's installed skills, `{skills, total}`.
+pub async fn list_installed(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> ApiResult<Json<Value>> {
+    auth.require(Scope::Skills)?;
+    let installed = state.store().installed_skills(auth.tenant_id).await?;
+    let registered = state.store().http_skills(auth.tenant_id).await?;
+    Ok(Json(json!({
+        "skills": installed
+            .iter()
+            .map(|i| installed_view(i, &registered))
+            .collect::<Vec<_>>(),
+        "total": installed.len(),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Install {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+/// `POST /v1/skills/install` `{name, version}` (S2) → 201 (200 when it was installed already:
+/// the version is updated and it is enabled again). An unknown name or version → 404 with the
+/// skills there are.
+pub async fn install(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(req): ApiJson<Install>,
+) -> ApiResult<Response> {
+    auth.require(Scope::Skills)?;
+    let Some(name) = req.name.filter(|n| !n.trim().is_empty()) else {
+        return Err(ApiError::invalid("name", "`name` is required"));
+    };
+    let (skill, registered) = tenant_skill(&state, &auth, name.trim()).await?;
+    let version = req.version.unwrap_or_else(|| skill.version().to_string());
+    if version != skill.version() {
+        let registered = state.store().http_skills(auth.tenant_id).await?;
+        return Err(ApiError(Error::not_found("skill version").with_details(
+            json!({"name": skill.name(), "version": version, "available": available(&registered)}),
+        )));
+    }
+    let (installed, new) = state
+        .store()
+        .install_skill(auth.tenant_id, skill.name(), &version)
+        .await?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(installed_view(&installed, &registered))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default, alias = "inputSchema", alias = "parameters")]
+    input_schema: Option<Value>,
+    #[serde(default, alias = "url")]
+    endpoint: Option<String>,
+    /// Seconds, 1–30 (default 10).
+    #[serde(default)]
+    timeout: Option<i64>,
+}
+
+fn required(field: &str, value: Option<String>, max_chars: usize) -> ApiResult<String> {
+    match value.map(|v| v.trim().to_string()) {
+        Some(v) if !v.is_empty() && v.chars().count() <= max_chars => Ok(v),
+        _ => Err(ApiError::invalid(
+            field,
+            format!("`{field}` is required, 1 to {max_chars} characters"),
+        )),
+    }
+}
+
+/// `POST /v1/skills` (manifest) → 201: registers a tenant HTTP skill and installs it. The
+/// answer carries `signing_secret`, shown this once: every call to the endpoint is signed with
+/// it (`X-OpenClaw-Signature: t=…,v1=…`, HMAC-SHA256 of `t.body`).
+pub async fn register(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(req): ApiJson<Register>,
+) -> ApiResult<Response> {
+    auth.require(Scope::Skills)?;
+    let name = required("name", req.name, 64)?;
+    let name_ok = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_lowercase());
+    if !name_ok {
+        return Err(ApiError::invalid(
+            "name",
+            "`name` is lower-case letters, digits, `_` and `-`, starting with a letter",
+        ));
+    }
+    if skills::builtin(&name).is_some() {
+        return Err(ApiError(Error::new(
+            ErrorKind::Conflict,
+            format!("`{name}` is a built-in skill's name"),
+        )));
+    }
+    let version = required("version", req.version, 32)?;
+    let description = required("description", req.description, 1000)?;
+    let input_schema = match req.input_schema {
+        Some(schema) if schema["type"] == "object" => schema,
+        _ => {
+            return Err(ApiError::invalid(
+                "input_schema",
+                "`input_schema` is required: a JSON Schema with `\"type\": \"object\"`",
+            ))
+        }
+    };
+    // The schema must be one the validator reads: an empty input is checked against it now.
+    if let Err(e) = skills::validate(&input_schema, &json!({}), "input") {
+        if e.param.as_deref() == Some("input") {
+            return Err(ApiError::invalid("input_schema", e.message));
+        }
+    }
+    let endpoint = required("endpoint", req.endpoint, 2048)?;
+    if !state
+        .runs()
+        .skill_context()
+        .outbound
+        .endpoint_acceptable(&endpoint)
+    {
+        return Err(ApiError::invalid(
+            "endpoint",
+            "`endpoint` must be an https URL",
+        ));
+    }
+    let timeout = req.timeout.unwrap_or(DEFAULT_HTTP_TIMEOUT_SECS);
+    if !(1..=MAX_HTTP_TIMEOUT_SECS).contains(&timeout) {
+        return Err(ApiError::invalid(
+            "timeout",
+            format!("`timeout` is 1 to {MAX_HTTP_TIMEOUT_SECS} seconds"),
+        ));
+    }
+    let registered = state.store().http_skills(auth.tenant_id).await?;
+    if registered.len() >= MAX_HTTP_SKILLS {
+        return Err(ApiError(
+            Error::new(
+                ErrorKind::RateLimited,
+                format!(
+                    "this tenant has registered {MAX_HTTP_SKILLS} HTTP skills, the most it may; \
+                     delete some first"
+                ),
+            )
+            .with_details(json!({"limit": MAX_HTTP_SKILLS})),
+        ));
+    }
+    let secret = format!(
+        "sks_{}",
+        Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
+    );
+    let record = HttpSkillRecord {
+        name,
+        version,
+        description,
+        input_schema,
+        endpoint,
+        timeout_ms: (Duration::from_secs(timeout as u64).as_millis()) as i32,
+        secret: secret.clone(),
+        created_at: chrono::Utc::now(),
+    };
+    let Some(installed) = state
+        .store()
+        .register_http_skill(auth.tenant_id, &record)
+        .await?
+    else {
+        return Err(ApiError(Error::new(
+            ErrorKind::Conflict,
+            format!(
+                "a skill `{}` is registered already; delete it first",
+                record.name
+            ),
+        )));
+    };
+    let mut body = installed_view(&installed, std::slice::from_ref(&record));
+    body["manifest"] = Resolved::Http(Arc::new(record)).manifest();
+    body["signing_secret"] = json!(secret);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `DELETE /v1/skills/{name}` (S2): uninstalls (a registered HTTP skill goes with it); 404 when
+/// it is not installed.
+pub async fn uninstall(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    auth.require(Scope::Skills)?;
+    if !state.store().uninstall_skill(auth.tenant_id, &name).await? {
+        return Err(ApiError::not_found("installed skill"));
+    }
+    Ok(Json(json!({"name": name, "deleted": true})))
+}
+
+async fn set_enabled(
+    state: &AppState,
+    auth: &Authenticated,
+    name: &str,
+    enabled: bool,
+) -> ApiResult<Json<Value>> {
+    auth.require(Scope::Skills)?;
+    match state
+        .store()
+        .set_skill_enabled(auth.tenant_id, name, enabled)
+        .await?
+    {
+        Some(installed) => {
+            let registered = state.store().http_skills(auth.tenant_id).await?;
+            Ok(Json(installed_view(&installed, &registered)))
+        }
+        None => Err(ApiError::not_found("installed skill")),
+    }
+}
+
+/// `POST /v1/skills/{name}/enable`: offered to the model again.
+pub async fn enable(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    set_enabled(&state, &auth, &name, true).await
+}
+
+/// `POST /v1/skills/{name}/disable`: kept installed (with its usage) but not offered.
+pub async fn disable(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    set_enabled(&state, &auth, &name, false).await
+}
+
+/// `GET /v1/tools` (S1): the catalogue and the tenant's HTTP skills, a bare array.
+pub async fn list_tools(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> ApiResult<Json<Value>> {
+    auth.require(Scope::Skills)?;
+    let registered = state.store().http_skills(auth.tenant_id).await?;
+    Ok(Json(Value::Array(
+        skills::builtins()
+            .iter()
+            .map(Skill::manifest)
+            .chain(
+                registered
+                    .into_iter()
+                    .map(|h| Resolved::Http(Arc::new(h)).manifest()),
+            )
+            .collect(),
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCall {
+    #[serde(default)]
+    parameters: Option<Value>,
+}
+
+/// `POST /v1/tools/{name}/execute` `{parameters}` (S1) →
+/// `{result, metadata{execution_time (ms), memory_used}}`.
+pub async fn execute_tool(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(name): Path<String>,
+    ApiJson(call): ApiJson<ToolCall>,
+) -> ApiResult<Json<Value>> {
+    auth.require(Scope::Skills)?;
+    let (skill, _) = tenant_skill(&state, &auth, &name).await?;
+    let input = match call.parameters {
+        None | Some(Value::Null) => json!({}),
+        Some(p @ Value::Object(_)) => p,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "parameters",
+                "`parameters` must be an object",
+            ))
+        }
+    };
+    let started = Instant::now();
+    let result = skill
+        .execute_at(&input, "parameters", state.runs().skill_context())
+        .await?;
+    Ok(Json(json!({
+        "result": result,
+        "metadata": {
+            "execution_time": started.elapsed().as_secs_f64() * 1000.0,
+            // Not measured per call: in-process skills share the server's heap.
+            "memory_used": null,
+            "skill": skill.name(),
+            "version": skill.version(),
+        },
+    })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkillCall {
+    #[serde(default)]
+    args: Value,
+    /// S0 names the session the call belongs to; skills executed directly do not use it.
+    #[serde(default, rename = "session")]
+    _session: Option<String>,
+}
+
+/// `POST /v1/skills/{name}/execute` `{args, session}` (S0) → `{result, executionTime (s)}`.
+pub async fn execute_skill(
+    State(state): State<AppState>,
+    Extension(dialect): Extension<Dialect>,
+    auth: Authenticated,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let resp = async {
+        auth.require(Scope::Skills)?;
+        let (skill, _) = tenant_skill(&state, &auth, &name).await?;
+        let call: SkillCall = if body.iter().all(u8::is_ascii_whitespace) {
+            SkillCall::default()
+        } else {
+            parse_json(&body)?
+        };
+        let input = skill.input_from_args(&call.args, "args")?;
+        let started = Instant::now();
+        let result = skill
+            .execute_at(&input, "args", state.runs().skill_context())
+            .await?;
+        Ok::<_, ApiError>(
+            Json(json!({
+                "result": result,
+                "executionTime": started.elapsed().as_secs_f64(),
+                "skill": skill.name(),
+                "version": skill.version(),
+            }))
+            .into_response(),
+        )
+    }
+    .await
+    .unwrap_or_else(IntoResponse::into_response);
+    match dialect {
+        Dialect::Gateway => (Extension(Enveloped), resp).into_response(),
+        Dialect::Hosted => resp,
+    }
+}
