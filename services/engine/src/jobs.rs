@@ -28,7 +28,7 @@ pub const MAX_SUBAGENT_DEPTH: i16 = 2;
 /// Sub-agents one agent may spawn in all.
 pub const MAX_SUBAGENTS: usize = 5;
 /// The tool through which an agent spawns sub-agents.
-pub const SPAWN_TOOL: &str = "spawn_agent";
+pub const SPAWN_TOOL: &str = skills::SPAWN_AGENT;
 
 /// Checks a task's type and parameters before it is queued: 400 naming the field.
 pub fn validate_task(job_type: &str, parameters: &Value) -> Result<(), Error> {
@@ -41,8 +41,10 @@ pub fn validate_task(job_type: &str, parameters: &Value) -> Result<(), Error> {
     if job_type == COMPACT_TASK {
         compact_age(parameters)?;
     }
-    if job_type == "agent" {
-        agent_task_message(parameters)?;
+    if job_type == "agent" || job_type == "skill" {
+        if job_type == "agent" {
+            agent_task_message(parameters)?;
+        }
         for field in ["model", "session_id"] {
             if parameters.get(field).is_some_and(|v| !v.is_string()) {
                 return Err(Error::invalid(
@@ -54,6 +56,12 @@ pub fn validate_task(job_type: &str, parameters: &Value) -> Result<(), Error> {
     }
     if job_type == "skill" {
         let (skill, input) = skill_task(parameters)?;
+        if skill.name == SPAWN_TOOL {
+            return Err(Error::invalid(
+                "parameters.skill",
+                "`spawn_agent` runs inside background agents; create an `agent` task instead",
+            ));
+        }
         skill.validate_input(&input, "parameters.input")?;
     }
     Ok(())
@@ -312,6 +320,22 @@ impl Jobs {
         }
     }
 
+    /// The conversation a task is limited to (`parameters.session_id`, stamped for a token
+    /// limited to one session): the memory skills then work on its memories only.
+    async fn task_session(&self, job: &JobRecord) -> Result<Option<Uuid>, Error> {
+        let Some(key) = job.parameters.get("session_id").and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        match self.inner.store.get_session(job.tenant(), key).await {
+            Ok(Some(session)) => Ok(Some(session.id)),
+            Ok(None) => Err(Error::not_found("session")),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read a task's session");
+                Err(Error::internal())
+            }
+        }
+    }
+
     async fn dispatch(
         &self,
         job: &JobRecord,
@@ -354,7 +378,22 @@ impl Jobs {
                 // A skill's failure is a failure of this input: trying again would fail again.
                 "skill" => match skill_task(params) {
                     Ok((skill, input)) => {
-                        match skill.execute(&input, self.inner.runs.skill_context()).await {
+                        let session = match self.task_session(job).await {
+                            Ok(s) => s,
+                            Err(e) => return Verdict::Failed(e),
+                        };
+                        let resolved = skills::Resolved::Builtin(skill);
+                        let runs = &self.inner.runs;
+                        match runs
+                            .execute_skill(
+                                job.tenant(),
+                                session,
+                                &resolved,
+                                &input,
+                                "parameters.input",
+                            )
+                            .await
+                        {
                             Ok(output) => Verdict::Completed(json!({
                                 "skill": skill.name,
                                 "version": skill.version,
@@ -569,30 +608,29 @@ struct SubAgents {
 #[async_trait::async_trait]
 impl ToolExecutor for SubAgents {
     fn tools(&self) -> Vec<ToolSpec> {
-        vec![ToolSpec {
-            name: SPAWN_TOOL.into(),
-            description: "Start a sub-agent on a self-contained task and wait for its answer. \
-                          Several calls in one reply run in parallel."
-                .into(),
-            parameters: json!({
-                "type": "object",
-                "properties": {
-                    "task": {"type": "string", "description": "What the sub-agent should do."},
-                    "model": {"type": "string", "description": "provider/model; the parent's if omitted."}
-                },
-                "required": ["task"]
-            }),
-        }]
+        skills::builtin(SPAWN_TOOL)
+            .map(Skill::tool_spec)
+            .into_iter()
+            .collect()
     }
 
     async fn call(&self, call: &ToolCall) -> Result<Value, String> {
+        let store = &self.jobs.inner.store;
+        if let Err(e) = store.record_skill_use(self.parent.tenant, SPAWN_TOOL).await {
+            tracing::warn!(error = %e, "skill use not recorded");
+        }
+        if let Some(skill) = skills::builtin(SPAWN_TOOL) {
+            skill
+                .validate_input(&call.arguments, "arguments")
+                .map_err(skills::tool_error)?;
+        }
         let task = call
             .arguments
             .get("task")
             .and_then(Value::as_str)
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or("`task` is required: a non-empty string")?;
+            .ok_or("arguments.task: `arguments.task` must not be blank")?;
         if self.spawned.fetch_add(1, Ordering::SeqCst) >= MAX_SUBAGENTS {
             return Err(format!(
                 "an agent may spawn at most {MAX_SUBAGENTS} sub-agents"
@@ -605,7 +643,6 @@ impl ToolExecutor for SubAgents {
             .map(str::to_string)
             .or_else(|| self.model.clone());
         let jobs = &self.jobs;
-        let store = &jobs.inner.store;
         let lineage = Lineage {
             parent: self.parent.id,
             root: self.root,

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::provider::{ChatMessage, ChatRequest, Providers, ToolCall, ToolSpec};
 use crate::run::ToolExecutor;
+use crate::skills::{builtin, tool_error};
 
 /// Longest memory, in bytes: a memory is a note, not a document store.
 pub const MAX_CONTENT_BYTES: usize = 16 * 1024;
@@ -43,8 +44,8 @@ const SEMANTIC_FLOOR: f32 = 0.35;
 /// answers and the worker fills the vector in later.
 const EMBED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// The memory tools a run offers its model.
-pub const SEARCH_TOOL: &str = "memory_search";
-pub const ADD_TOOL: &str = "memory_add";
+pub const SEARCH_TOOL: &str = crate::skills::MEMORY_SEARCH;
+pub const ADD_TOOL: &str = crate::skills::MEMORY_ADD;
 
 #[derive(Debug, Clone)]
 pub struct MemoryConfig {
@@ -509,12 +510,27 @@ impl Memory {
         Ok(vectors.len())
     }
 
-    /// The `memory_search` and `memory_add` tools for a run in `session`.
+    /// The `memory_search` and `memory_add` tools for a run in `session`: searching what the
+    /// run may recall, adding memories that derive from (and go with) the conversation.
     pub fn tools(&self, tenant: TenantId, session: Uuid) -> MemoryTools {
         MemoryTools {
             memory: self.clone(),
             tenant,
-            session,
+            scope: MemoryScope::Recall(session),
+            add_to: Some(session),
+            source: "conversation",
+        }
+    }
+
+    /// The memory skills executed directly (API, tasks): over the tenant's memories, or only
+    /// `session`'s for a caller limited to that conversation.
+    pub fn skill(&self, tenant: TenantId, session: Option<Uuid>) -> MemoryTools {
+        MemoryTools {
+            memory: self.clone(),
+            tenant,
+            scope: session.map_or(MemoryScope::Tenant, MemoryScope::Session),
+            add_to: session,
+            source: "api",
         }
     }
 }
@@ -604,121 +620,104 @@ fn cosine(a: &[f32], b: &[f32]) -> Option<f32> {
     (na > 0.0 && nb > 0.0).then(|| dot / (na.sqrt() * nb.sqrt()))
 }
 
-/// The memory tools of one run: searching the memories the run may recall, and adding one
-/// that derives from the run's conversation (deleted with it).
+/// The memory skills (`memory_search`, `memory_add`) bound to a tenant and a scope: a run's
+/// (its recall scope, adding to its conversation) or a direct caller's.
 pub struct MemoryTools {
     memory: Memory,
     tenant: TenantId,
-    session: Uuid,
+    scope: MemoryScope,
+    /// The conversation a memory added here derives from (deleted with it).
+    add_to: Option<Uuid>,
+    source: &'static str,
+}
+
+impl MemoryTools {
+    /// Executes `memory_search` or `memory_add` on `input`, naming bad params below `path`.
+    pub async fn execute(&self, name: &str, input: &Value, path: &str) -> Result<Value, Error> {
+        let skill = builtin(name)
+            .filter(|_| name == SEARCH_TOOL || name == ADD_TOOL)
+            .ok_or_else(|| Error::invalid("name", format!("no memory skill `{name}`")))?;
+        skill.validate_input(input, path)?;
+        if name == SEARCH_TOOL {
+            let query = input["query"].as_str().unwrap_or_default();
+            if query.trim().is_empty() {
+                let at = format!("{path}.query");
+                return Err(Error::invalid(&at, format!("`{at}` must not be blank")));
+            }
+            let limit = input["limit"].as_i64().unwrap_or(5);
+            let filter = MemoryFilter {
+                scope: self.scope,
+                ..Default::default()
+            };
+            let found = self
+                .memory
+                .search(self.tenant, query, &filter, limit, 0.0)
+                .await?;
+            return Ok(json!({
+                "results": found.iter().map(|f| json!({
+                    "id": memory_wire_id(f.memory.id),
+                    "content": f.memory.content,
+                    "score": f.score,
+                    "tags": f.memory.tags,
+                    "created_at": f.memory.created_at,
+                })).collect::<Vec<_>>()
+            }));
+        }
+        let content = input["content"].as_str().unwrap_or_default().to_string();
+        let tags: Vec<String> = input["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect();
+        let kind = input["type"]
+            .as_str()
+            .and_then(MemoryKind::parse)
+            .unwrap_or(MemoryKind::LongTerm);
+        validate(&content, &tags, &format!("{path}."))?;
+        let cap = match self.memory.inner.store.get_tenant(self.tenant).await {
+            Ok(Some(t)) => t.limits().memories,
+            Ok(None) => return Err(Error::not_found("tenant")),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the tenant's memory limit");
+                return Err(Error::internal());
+            }
+        };
+        let record = self
+            .memory
+            .add(
+                self.tenant,
+                Remember {
+                    content,
+                    tags,
+                    kind,
+                    source: self.source.into(),
+                    session: self.add_to,
+                },
+                cap,
+            )
+            .await?;
+        Ok(json!({"id": memory_wire_id(record.id), "saved": true}))
+    }
 }
 
 #[async_trait::async_trait]
 impl ToolExecutor for MemoryTools {
     fn tools(&self) -> Vec<ToolSpec> {
-        vec![
-            ToolSpec {
-                name: SEARCH_TOOL.into(),
-                description: "Search your long-term memory of this user and organisation for \
-                              facts, preferences and past decisions."
-                    .into(),
-                parameters: json!({
-                    "type": "object",
-                    "properties": {
-                        "query": {"type": "string", "description": "What to look for"},
-                        "limit": {"type": "integer", "minimum": 1, "maximum": 20}
-                    },
-                    "required": ["query"]
-                }),
-            },
-            ToolSpec {
-                name: ADD_TOOL.into(),
-                description: "Remember a fact, preference or decision for later conversations."
-                    .into(),
-                parameters: json!({
-                    "type": "object",
-                    "properties": {
-                        "content": {"type": "string", "description": "What to remember"},
-                        "tags": {"type": "array", "items": {"type": "string"}},
-                        "type": {"type": "string", "enum": ["long-term", "short-term"]}
-                    },
-                    "required": ["content"]
-                }),
-            },
-        ]
+        [SEARCH_TOOL, ADD_TOOL]
+            .iter()
+            .filter_map(|n| builtin(n))
+            .map(|s| s.tool_spec())
+            .collect()
     }
 
     async fn call(&self, call: &ToolCall) -> Result<Value, String> {
-        let args = &call.arguments;
-        match call.name.as_str() {
-            SEARCH_TOOL => {
-                let query = args["query"]
-                    .as_str()
-                    .filter(|q| !q.trim().is_empty())
-                    .ok_or("`query` must be a non-empty string")?;
-                let limit = args["limit"].as_i64().unwrap_or(5).clamp(1, 20);
-                let filter = MemoryFilter {
-                    scope: MemoryScope::Recall(self.session),
-                    ..Default::default()
-                };
-                let found = self
-                    .memory
-                    .search(self.tenant, query, &filter, limit, 0.0)
-                    .await
-                    .map_err(|e| e.message)?;
-                Ok(json!({
-                    "results": found.iter().map(|f| json!({
-                        "content": f.memory.content,
-                        "score": f.score,
-                        "tags": f.memory.tags,
-                        "created_at": f.memory.created_at,
-                    })).collect::<Vec<_>>()
-                }))
-            }
-            ADD_TOOL => {
-                let content = args["content"]
-                    .as_str()
-                    .ok_or("`content` must be a string")?
-                    .to_string();
-                let tags: Vec<String> = match &args["tags"] {
-                    Value::Null => Vec::new(),
-                    Value::Array(items) => items
-                        .iter()
-                        .map(|t| t.as_str().map(str::to_string))
-                        .collect::<Option<_>>()
-                        .ok_or("`tags` must be strings")?,
-                    _ => return Err("`tags` must be an array of strings".into()),
-                };
-                let kind = match &args["type"] {
-                    Value::Null => MemoryKind::LongTerm,
-                    Value::String(s) => {
-                        MemoryKind::parse(s).ok_or("`type` must be `long-term` or `short-term`")?
-                    }
-                    _ => return Err("`type` must be `long-term` or `short-term`".into()),
-                };
-                validate(&content, &tags, "").map_err(|e| e.message)?;
-                let cap = match self.memory.inner.store.get_tenant(self.tenant).await {
-                    Ok(Some(t)) => t.limits().memories,
-                    _ => return Err("memory is unavailable right now".into()),
-                };
-                let record = self
-                    .memory
-                    .add(
-                        self.tenant,
-                        Remember {
-                            content,
-                            tags,
-                            kind,
-                            source: "conversation".into(),
-                            session: Some(self.session),
-                        },
-                        cap,
-                    )
-                    .await
-                    .map_err(|e| e.message)?;
-                Ok(json!({"id": memory_wire_id(record.id), "saved": true}))
-            }
-            other => Err(format!("no tool `{other}`")),
+        let result = self.execute(&call.name, &call.arguments, "arguments").await;
+        let store = &self.memory.inner.store;
+        if let Err(e) = store.record_skill_use(self.tenant, &call.name).await {
+            tracing::warn!(error = %e, skill = %call.name, "skill use not recorded");
         }
+        result.map_err(tool_error)
     }
 }
 

@@ -368,6 +368,35 @@ impl Runs {
         &self.inner.skill_context
     }
 
+    /// Executes a skill called directly (API, tasks) for `tenant`, naming bad params below
+    /// `path`. The memory skills work on the tenant's memories, or only `session`'s for a caller
+    /// limited to that conversation; `spawn_agent` runs only inside background agents.
+    pub async fn execute_skill(
+        &self,
+        tenant: TenantId,
+        session: Option<Uuid>,
+        skill: &Resolved,
+        input: &serde_json::Value,
+        path: &str,
+    ) -> Result<serde_json::Value, Error> {
+        if !skill.needs_tenant() {
+            return skill.execute_at(input, path, self.skill_context()).await;
+        }
+        match skill.name() {
+            crate::skills::SPAWN_AGENT => Err(Error::invalid(
+                "name",
+                "`spawn_agent` starts sub-agents from inside a background agent; start an \
+                 agent with POST /v1/agents/spawn",
+            )),
+            name => {
+                self.memory()
+                    .skill(tenant, session)
+                    .execute(name, input, path)
+                    .await
+            }
+        }
+    }
+
     /// Validates, resolves the session and model, records the run and starts it. Errors here
     /// are the client's (400 for a bad model, 404 for an expired session); once this returns,
     /// the run's own failures arrive as its terminal event.
@@ -621,12 +650,17 @@ impl Runs {
         // alone; every other run may recall memories and is offered the memory tools and the
         // tenant's installed skills.
         let remembers = req.conversation.is_none();
+        // The built-ins that need the tenant (memory, spawn_agent) come with their own
+        // executors; the installation decides whether they are offered (`own_tools` below).
+        let (in_run, installed): (Vec<Resolved>, Vec<Resolved>) =
+            place.skills.into_iter().partition(Resolved::needs_tenant);
+        let in_run: HashSet<String> = in_run.iter().map(|s| s.name().to_string()).collect();
         let mut toolbox: Vec<Arc<dyn ToolExecutor>> = req.executor.into_iter().collect();
-        if remembers && !place.skills.is_empty() {
+        if remembers && !installed.is_empty() {
             toolbox.push(Arc::new(InstalledTools {
                 tenant: req.tenant,
                 store: inner.store.clone(),
-                skills: place.skills,
+                skills: installed,
                 context: inner.skill_context.clone(),
             }));
         }
@@ -637,7 +671,10 @@ impl Runs {
             0 | 1 => toolbox.pop(),
             _ => Some(Arc::new(Toolbox(toolbox))),
         };
-        let own_tools = executor.as_ref().map(|e| e.tools()).unwrap_or_default();
+        let mut own_tools = executor.as_ref().map(|e| e.tools()).unwrap_or_default();
+        own_tools.retain(|t| {
+            !builtin(&t.name).is_some_and(|s| s.needs_tenant()) || in_run.contains(&t.name)
+        });
         let executable = own_tools.iter().map(|t| t.name.clone()).collect();
         let chat = ChatRequest {
             temperature: req.temperature,

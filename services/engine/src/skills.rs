@@ -30,6 +30,9 @@ pub enum Handler {
     Sync(fn(&Value) -> Result<Value, Error>),
     /// Waits on the network through [`SkillContext`].
     Net(for<'a> fn(&'a Value, &'a SkillContext) -> BoxFuture<'a, Result<Value, Error>>),
+    /// Needs the tenant (and, in a run, its conversation or job): executed by the run that
+    /// offers it, or by `Runs::execute_skill` when called directly.
+    Tenant,
 }
 
 /// What skills that reach the network use: the SSRF-guarded client and the weather API's
@@ -125,6 +128,20 @@ impl Skill {
         }
     }
 
+    /// Whether this skill needs the tenant to execute (the memory skills, `spawn_agent`).
+    pub fn needs_tenant(&self) -> bool {
+        matches!(self.handler, Handler::Tenant)
+    }
+
+    /// The skill as a tool offered to a model.
+    pub fn tool_spec(&self) -> crate::provider::ToolSpec {
+        crate::provider::ToolSpec {
+            name: self.name.to_string(),
+            description: self.description.to_string(),
+            parameters: self.input_schema.clone(),
+        }
+    }
+
     /// Validates `input` (params under `input.`) and executes the skill on it.
     pub async fn execute(&self, input: &Value, ctx: &SkillContext) -> Result<Value, Error> {
         self.execute_at(input, "input", ctx).await
@@ -141,6 +158,11 @@ impl Skill {
         let result = match self.handler {
             Handler::Sync(f) => f(input),
             Handler::Net(f) => f(input, ctx).await,
+            // Callers route these through `Runs::execute_skill`; this is only a safe answer.
+            Handler::Tenant => Err(Error::invalid(
+                "name",
+                format!("`{}` needs a tenant to run in", self.name),
+            )),
         };
         // Handlers name their params below `input`; the caller's name for it is `path`.
         result.map_err(|mut e| {
@@ -336,8 +358,121 @@ static BUILTINS: LazyLock<Vec<Skill>> = LazyLock::new(|| {
             check: Some(check_weather),
             handler: Handler::Net(weather),
         },
+        Skill {
+            name: MEMORY_SEARCH,
+            version: "1.0.0",
+            description: "Search your long-term memory of this user and organisation for \
+                          facts, preferences and past decisions.",
+            input_schema: json!({
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "minLength": 1, "maxLength": 2000,
+                              "description": "What to look for"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 20,
+                              "description": "How many memories at most (default 5)"}
+                },
+                "required": ["query"],
+                "additionalProperties": false
+            }),
+            output_schema: json!({
+                "type": "object",
+                "properties": {
+                    "results": {"type": "array", "items": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "string"},
+                            "content": {"type": "string"},
+                            "score": {"type": "number"},
+                            "tags": {"type": "array", "items": {"type": "string"}},
+                            "created_at": {"type": "string", "format": "date-time"}
+                        }
+                    }}
+                },
+                "required": ["results"],
+                "additionalProperties": false
+            }),
+            permissions: Permissions::default(),
+            check: None,
+            handler: Handler::Tenant,
+        },
+        Skill {
+            name: MEMORY_ADD,
+            version: "1.0.0",
+            description: "Remember a fact, preference or decision for later conversations.",
+            input_schema: json!({
+                "type": "object",
+                "properties": {
+                    "content": {"type": "string", "minLength": 1,
+                                "description": "What to remember"},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "type": {"type": "string", "enum": ["long-term", "short-term"]}
+                },
+                "required": ["content"],
+                "additionalProperties": false
+            }),
+            output_schema: json!({
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "saved": {"type": "boolean"}
+                },
+                "required": ["id", "saved"],
+                "additionalProperties": false
+            }),
+            permissions: Permissions::default(),
+            check: None,
+            handler: Handler::Tenant,
+        },
+        Skill {
+            name: SPAWN_AGENT,
+            version: "1.0.0",
+            description: "Start a sub-agent on a self-contained task and wait for its answer. \
+                          Several calls in one reply run in parallel. Offered to background \
+                          agents (POST /v1/agents/spawn).",
+            input_schema: json!({
+                "type": "object",
+                "properties": {
+                    "task": {"type": "string", "minLength": 1, "maxLength": 100_000,
+                             "description": "What the sub-agent should do."},
+                    "model": {"type": "string", "description": "provider/model; the parent's if omitted."}
+                },
+                "required": ["task"],
+                "additionalProperties": false
+            }),
+            output_schema: json!({
+                "type": "object",
+                "properties": {
+                    "agent_id": {"type": "string"},
+                    "status": {"type": "string"},
+                    "content": {"type": ["string", "null"]},
+                    "error": {"type": "object"}
+                },
+                "required": ["agent_id", "status"],
+                "additionalProperties": false
+            }),
+            permissions: Permissions::default(),
+            check: None,
+            handler: Handler::Tenant,
+        },
     ]
 });
+
+/// The memory skills and `spawn_agent`: built-ins that need the tenant to run in.
+pub const MEMORY_SEARCH: &str = "memory_search";
+pub const MEMORY_ADD: &str = "memory_add";
+pub const SPAWN_AGENT: &str = "spawn_agent";
+
+/// The skills every new tenant has installed (enabled): those runs had before skills could be
+/// installed. `openclaw_store::DEFAULT_SKILLS` records them; a test keeps the two equal.
+pub const DEFAULT_SKILLS: [&str; 3] = [MEMORY_SEARCH, MEMORY_ADD, SPAWN_AGENT];
+
+/// A failed tool call as the model reads it: the offending param first, when there is one.
+pub fn tool_error(e: Error) -> String {
+    match e.param {
+        Some(param) => format!("{param}: {}", e.message),
+        None => e.message,
+    }
+}
 
 /// Most characters of text `web_fetch` returns.
 const MAX_FETCHED_TEXT_CHARS: usize = 100_000;
@@ -556,14 +691,7 @@ pub struct InstalledTools {
 #[async_trait::async_trait]
 impl crate::run::ToolExecutor for InstalledTools {
     fn tools(&self) -> Vec<crate::provider::ToolSpec> {
-        self.skills
-            .iter()
-            .map(|s| crate::provider::ToolSpec {
-                name: s.name().to_string(),
-                description: s.description().to_string(),
-                parameters: s.input_schema().clone(),
-            })
-            .collect()
+        self.skills.iter().map(Resolved::tool_spec).collect()
     }
 
     async fn call(&self, call: &crate::provider::ToolCall) -> Result<Value, String> {
@@ -578,10 +706,7 @@ impl crate::run::ToolExecutor for InstalledTools {
         if let Err(e) = self.store.record_skill_use(self.tenant, skill.name()).await {
             tracing::warn!(error = %e, skill = skill.name(), "skill use not recorded");
         }
-        result.map_err(|e| match e.param {
-            Some(param) => format!("{param}: {}", e.message),
-            None => e.message,
-        })
+        result.map_err(tool_error)
     }
 }
 
@@ -632,6 +757,20 @@ impl Resolved {
             Resolved::Builtin(s) => &s.input_schema,
             Resolved::Http(h) => &h.input_schema,
         }
+    }
+
+    /// The skill as a tool offered to a model.
+    pub fn tool_spec(&self) -> crate::provider::ToolSpec {
+        crate::provider::ToolSpec {
+            name: self.name().to_string(),
+            description: self.description().to_string(),
+            parameters: self.input_schema().clone(),
+        }
+    }
+
+    /// Whether this is a built-in that needs the tenant to execute.
+    pub fn needs_tenant(&self) -> bool {
+        matches!(self, Resolved::Builtin(s) if s.needs_tenant())
     }
 
     /// An HTTP skill reaches the network (its endpoint) and nothing else of ours.
@@ -758,8 +897,8 @@ pub fn builtin_names() -> String {
 
 /// Validates `value` against `schema`, a subset of JSON Schema: `type` (`object`, `string`,
 /// `number`, `integer`, `boolean`, `array`, `null`, or a list of them), `properties`,
-/// `required`, `additionalProperties: false`, `items`, `minLength`/`maxLength` (characters) and
-/// `enum`. Other keywords (`description`, `format`…) are annotations and ignored. The first
+/// `required`, `additionalProperties: false`, `items`, `minLength`/`maxLength` (characters),
+/// `minimum`/`maximum` and `enum`. Other keywords (`description`, `format`…) are annotations and ignored. The first
 /// problem is a 400 whose `param` is the path of the offending value below `path`.
 pub fn validate(schema: &Value, value: &Value, path: &str) -> Result<(), Error> {
     let Some(schema) = schema.as_object() else {
@@ -811,6 +950,24 @@ pub fn validate(schema: &Value, value: &Value, path: &str) -> Result<(), Error> 
                     format!("must be at least {min} characters")
                 };
                 return Err(Error::invalid(path, format!("`{path}` {what}")));
+            }
+        }
+    }
+    if let Some(n) = value.as_f64() {
+        if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
+            if n < min {
+                return Err(Error::invalid(
+                    path,
+                    format!("`{path}` must be at least {}", schema["minimum"]),
+                ));
+            }
+        }
+        if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
+            if n > max {
+                return Err(Error::invalid(
+                    path,
+                    format!("`{path}` must be at most {}", schema["maximum"]),
+                ));
             }
         }
     }
@@ -1313,12 +1470,29 @@ mod tests {
         let names: Vec<&str> = builtins().iter().map(|s| s.name).collect();
         assert_eq!(
             names,
-            ["calculator", "current_time", "web_fetch", "weather"]
+            [
+                "calculator",
+                "current_time",
+                "web_fetch",
+                "weather",
+                "memory_search",
+                "memory_add",
+                "spawn_agent"
+            ]
         );
         assert_eq!(
             builtin_names(),
-            "calculator, current_time, web_fetch, weather"
+            "calculator, current_time, web_fetch, weather, memory_search, memory_add, spawn_agent"
         );
+        // What the store installs for every new tenant is these skills at their versions.
+        let defaults: Vec<(&str, &str)> = DEFAULT_SKILLS
+            .iter()
+            .map(|n| (*n, builtin(n).unwrap().version))
+            .collect();
+        assert_eq!(defaults, openclaw_store::DEFAULT_SKILLS);
+        assert!(DEFAULT_SKILLS
+            .iter()
+            .all(|n| builtin(n).unwrap().needs_tenant()));
         assert!(builtin("shell").is_none());
         for s in builtins() {
             assert_eq!(s.version, "1.0.0");

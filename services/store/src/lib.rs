@@ -27,7 +27,7 @@ pub use runs::{RunOutcome, RunRecord, UsageRow};
 pub use sessions::{
     MessageRecord, NewMessage, NewSession, SessionFilter, SessionRecord, SessionRefusal,
 };
-pub use skills::{HttpSkillRecord, InstalledSkill};
+pub use skills::{HttpSkillRecord, InstalledSkill, DEFAULT_SKILLS};
 pub use tenants::{TenantPatch, TenantRecord};
 
 /// The schema, embedded so a deployed binary can migrate without the source tree.

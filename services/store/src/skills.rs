@@ -42,6 +42,33 @@ struct Upserted {
 
 const COLUMNS: &str = "name, version, enabled, installed_at, updated_at, last_used, invocations";
 
+/// The built-ins every tenant starts with installed, at their catalogue versions (the engine's
+/// catalogue test keeps this list equal to its own): memory and sub-agents, which runs offered
+/// before skills could be installed. A tenant may uninstall or disable them like any other.
+pub const DEFAULT_SKILLS: [(&str, &str); 3] = [
+    ("memory_search", "1.0.0"),
+    ("memory_add", "1.0.0"),
+    ("spawn_agent", "1.0.0"),
+];
+
+/// Installs [`DEFAULT_SKILLS`] for a tenant being created, inside its transaction.
+pub(crate) async fn install_defaults(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    tenant: TenantId,
+) -> Result<()> {
+    let (names, versions): (Vec<&str>, Vec<&str>) = DEFAULT_SKILLS.iter().copied().unzip();
+    sqlx::query(
+        "INSERT INTO tenant_skills (tenant_id, name, version) \
+         SELECT $1, name, version FROM unnest($2::text[], $3::text[]) AS d (name, version)",
+    )
+    .bind(tenant.as_uuid())
+    .bind(&names)
+    .bind(&versions)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Installs `name` at `version` (enabled); installing it again changes the version and
     /// enables it, keeping its usage. The bool says whether it was new.

@@ -90,6 +90,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let tenant = TenantRecord::try_from(row)?;
+        crate::skills::install_defaults(&mut tx, tenant.id).await?;
         audit::record(
             &mut *tx,
             tenant.id,

@@ -20,4 +20,5 @@ mod seed_examples;
 mod sessions;
 mod skills;
 mod tasks;
+mod tenant_skills;
 mod tools;

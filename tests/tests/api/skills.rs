@@ -168,6 +168,30 @@ async fn skills_need_the_skills_scope() {
     expect_error(resp, 403, "forbidden").await;
 }
 
+/// What every tenant starts with installed: the memory skills and `spawn_agent`.
+const DEFAULTS: [&str; 3] = ["memory_search", "memory_add", "spawn_agent"];
+
+/// The names of the tenant's installed skills, sorted.
+async fn installed(app: &openclaw_tests::TestApp, key: &str) -> Vec<String> {
+    let list = app.get_json("/v1/skills", key).await;
+    let mut names: Vec<String> = list["skills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(list["total"], names.len(), "{list}");
+    names.sort();
+    names
+}
+
+/// [`DEFAULTS`] and `more`, sorted.
+fn defaults_and(more: &[&str]) -> Vec<String> {
+    let mut names: Vec<String> = DEFAULTS.iter().chain(more).map(|s| s.to_string()).collect();
+    names.sort();
+    names
+}
+
 async fn install(app: &openclaw_tests::TestApp, key: &str, body: Value) -> reqwest::Response {
     app.post_json("/v1/skills/install", key, &body).await
 }
@@ -177,8 +201,22 @@ async fn skills_install_list_disable_and_uninstall_per_tenant() {
     let app = spawn_app().await;
     let t = app.create_tenant(Tier::Free).await;
     let other = app.create_tenant(Tier::Free).await;
-    let empty = app.get_json("/v1/skills", &t.key).await;
-    assert_eq!(empty, json!({"skills": [], "total": 0}));
+    // A new tenant has the defaults installed, enabled, at the catalogue's versions.
+    let first = app.get_json("/v1/skills", &t.key).await;
+    assert_eq!(installed(&app, &t.key).await, defaults_and(&[]));
+    let tools = app.get_json("/v1/tools", &t.key).await;
+    for skill in first["skills"].as_array().unwrap() {
+        let listed = tools
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|tool| tool["name"] == skill["name"])
+            .unwrap_or_else(|| panic!("{skill} is not in the catalogue: {tools}"));
+        assert_eq!(skill["version"], listed["version"], "{skill}");
+        assert_eq!(skill["status"], "active", "{skill}");
+        assert_eq!(skill["kind"], "builtin", "{skill}");
+        assert_eq!(skill["invocations"], 0, "{skill}");
+    }
 
     let resp = install(
         &app,
@@ -200,10 +238,10 @@ async fn skills_install_list_disable_and_uninstall_per_tenant() {
     assert_eq!(resp.status(), 200);
     let list = app.get_json("/api/v1/skills", &t.key).await;
     assert_eq!(
-        list["total"], 1,
+        list["total"], 4,
         "S2's plain shape under /api/v1 too: {list}"
     );
-    assert_eq!(list["skills"][0]["name"], "calculator");
+    assert_eq!(installed(&app, &t.key).await, defaults_and(&["calculator"]));
 
     // S2's own example names a skill and version the catalogue lacks: 404 with what exists.
     let resp = install(&app, &t.key, json!({"name": "weather", "version": "1.2.0"})).await;
@@ -223,7 +261,7 @@ async fn skills_install_list_disable_and_uninstall_per_tenant() {
     assert_eq!(err["error"]["param"], "name");
 
     // Another tenant sees none of it and cannot change it.
-    assert_eq!(app.get_json("/v1/skills", &other.key).await["total"], 0);
+    assert_eq!(installed(&app, &other.key).await, defaults_and(&[]));
     for path in [
         "/v1/skills/calculator/disable",
         "/v1/skills/calculator/enable",
@@ -259,7 +297,7 @@ async fn skills_install_list_disable_and_uninstall_per_tenant() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(app.get_json("/v1/skills", &t.key).await["total"], 0);
+    assert_eq!(installed(&app, &t.key).await, defaults_and(&[]));
     let resp = app
         .delete("/v1/skills/calculator")
         .bearer_auth(&t.key)
@@ -708,7 +746,7 @@ async fn a_tenant_http_skill_is_called_signed_by_the_api_and_by_a_run_and_only_f
     // Shown once: never in listings.
     let tools = app.get_json("/v1/tools", &t.key).await;
     assert!(tools.to_string().contains("greeter") && !tools.to_string().contains("sks_"));
-    assert_eq!(app.get_json("/v1/skills", &t.key).await["total"], 1);
+    assert_eq!(installed(&app, &t.key).await, defaults_and(&["greeter"]));
 
     // Executed through the API: signed, validated, its JSON answer the result.
     let v: Value = app

@@ -64,6 +64,29 @@ async fn tenant_skill(
     }
 }
 
+/// Executes `skill` for the caller. The memory skills need the memory scope too, and a token
+/// limited to one session reaches only that conversation's memories.
+async fn execute(
+    state: &AppState,
+    auth: &Authenticated,
+    skill: &Resolved,
+    input: &Value,
+    path: &str,
+) -> ApiResult<Value> {
+    let mut session = None;
+    if skill.needs_tenant() && skill.name() != skills::SPAWN_AGENT {
+        auth.require(Scope::Memory)?;
+        if let Some(own) = &auth.session {
+            let found = state.store().get_session(auth.tenant_id, own).await?;
+            session = Some(found.ok_or_else(|| ApiError::not_found("session"))?.id);
+        }
+    }
+    Ok(state
+        .runs()
+        .execute_skill(auth.tenant_id, session, skill, input, path)
+        .await?)
+}
+
 /// An installed skill in S2's shape.
 fn installed_view(i: &InstalledSkill, registered: &[HttpSkillRecord]) -> Value {
     let skill = skills::resolve(&i.name, registered);
@@ -380,9 +403,7 @@ pub async fn execute_tool(
         }
     };
     let started = Instant::now();
-    let result = skill
-        .execute_at(&input, "parameters", state.runs().skill_context())
-        .await?;
+    let result = execute(&state, &auth, &skill, &input, "parameters").await?;
     Ok(Json(json!({
         "result": result,
         "metadata": {
@@ -423,9 +444,7 @@ pub async fn execute_skill(
         };
         let input = skill.input_from_args(&call.args, "args")?;
         let started = Instant::now();
-        let result = skill
-            .execute_at(&input, "args", state.runs().skill_context())
-            .await?;
+        let result = execute(&state, &auth, &skill, &input, "args").await?;
         Ok::<_, ApiError>(
             Json(json!({
                 "result": result,

@@ -12,6 +12,7 @@ use axum::{Extension, Json};
 use openclaw_domain::{Error, ErrorKind, Scope, TaskId};
 use openclaw_engine::jobs::COMPACT_TASK;
 use openclaw_engine::run::run_wire_id;
+use openclaw_engine::skills;
 use openclaw_store::redis::ControlMessage;
 use openclaw_store::{CancelOutcome, JobKind, JobRecord, NewJob};
 use serde::Deserialize;
@@ -288,6 +289,12 @@ fn check_agent_task(
             .resolve(Some(model))
             .map_err(|e| ApiError(e).with_param("parameters.model"))?;
     }
+    stamp_session(auth, parameters)
+}
+
+/// A task in a session (`parameters.session_id`): a token limited to one session may name only
+/// that one, and its tasks run there when they name none.
+fn stamp_session(auth: &Authenticated, parameters: &mut Value) -> ApiResult<()> {
     match (
         parameters.get("session_id").and_then(Value::as_str),
         &auth.session,
@@ -341,6 +348,17 @@ pub async fn create(
     openclaw_engine::jobs::validate_task(&job_type, &parameters)?;
     if job_type == "agent" {
         check_agent_task(&state, &auth, &mut parameters)?;
+    }
+    // The memory skills reach the tenant's memories: the memory scope, and a session-limited
+    // token's own conversation only.
+    let skill = parameters.get("skill").and_then(Value::as_str);
+    if job_type == "skill"
+        && skill
+            .and_then(skills::builtin)
+            .is_some_and(|s| s.needs_tenant())
+    {
+        auth.require(Scope::Memory)?;
+        stamp_session(&auth, &mut parameters)?;
     }
     check_capacity(&state, &auth).await?;
     let job = NewJob {
