@@ -7,6 +7,7 @@ pub mod load;
 pub mod process;
 pub mod services;
 pub mod sse;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -48,6 +48,45 @@ pub struct Config {
     pub memory: openclaw_engine::memory::MemoryConfig,
     /// The outbound guard and settings of skills that reach the network.
     pub skills: openclaw_engine::skills::SkillsConfig,
+    /// WebSocket limits and timers.
+    pub ws: WsConfig,
+}
+
+/// WebSocket limits and timers (API.md §6).
+#[derive(Debug, Clone)]
+pub struct WsConfig {
+    /// The largest message the server reads: a larger one is answered with an error event and
+    /// dropped, the connection kept.
+    pub max_message_bytes: usize,
+    /// Beyond this the protocol layer stops reading and closes (1009): what one connection may
+    /// make the server buffer.
+    pub hard_max_message_bytes: usize,
+    /// How long an unauthenticated socket has to send its `auth` frame.
+    pub auth_timeout: Duration,
+    /// How often the server pings and sends its `heartbeat` event.
+    pub ping_interval: Duration,
+    /// A connection from which nothing (not even a pong) arrives this long is closed.
+    pub idle_timeout: Duration,
+    /// Frames per second a connection may send on average, and at once.
+    pub messages_per_second: u32,
+    pub message_burst: u32,
+    /// Chats one connection may stream at once.
+    pub max_runs_per_connection: usize,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        WsConfig {
+            max_message_bytes: 1024 * 1024,
+            hard_max_message_bytes: 4 * 1024 * 1024,
+            auth_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(25),
+            idle_timeout: Duration::from_secs(75),
+            messages_per_second: 20,
+            message_burst: 40,
+            max_runs_per_connection: 16,
+        }
+    }
 }
 
 impl Default for Config {
@@ -72,6 +111,7 @@ impl Default for Config {
             run_turn_lease: Duration::from_secs(30),
             memory: Default::default(),
             skills: Default::default(),
+            ws: Default::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod middleware;
 pub mod routes;
 pub mod state;
 pub mod views;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -176,6 +177,8 @@ fn v1(state: &AppState, dialect: Dialect) -> Router<AppState> {
         );
     Router::new()
         .route("/health", get(health::health))
+        // WebSocket authenticates itself: by header, query or its first frame.
+        .route("/ws", get(ws::upgrade))
         .merge(tenant_gate(tenant, state))
         .merge(s0_routes)
         .merge(message)
@@ -211,6 +214,9 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/healthz", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/ws", get(ws::upgrade))
+        // S4's clients dial the bare gateway address.
+        .route("/", get(ws::upgrade))
         .merge(tenant_gate(
             Router::new().route("/status", get(status::status)),
             &state,

@@ -11,6 +11,7 @@ use openclaw_engine::Runs;
 use openclaw_store::redis::{ControlEvent, ControlMessage, Redis};
 use openclaw_store::{JobKind, JobRecord, Store, StoreError};
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
@@ -33,6 +34,9 @@ struct Inner {
     tracker: TaskTracker,
     /// Clients long-polling a job (`?wait=`), woken by `JobEnded` from the workers.
     job_waiters: DashMap<Uuid, Arc<Notify>>,
+    /// Cancelled when the replica starts draining: WebSocket connections close on it.
+    closing: CancellationToken,
+    ws: crate::ws::Hub,
 }
 
 /// How often a long-poll re-reads its job when no `JobEnded` arrives (Redis down, or absent).
@@ -58,6 +62,8 @@ impl AppState {
             draining: AtomicBool::new(false),
             tracker,
             job_waiters: DashMap::new(),
+            closing: CancellationToken::new(),
+            ws: crate::ws::Hub::default(),
         }))
     }
 
@@ -153,6 +159,17 @@ impl AppState {
 
     pub fn start_draining(&self) {
         self.0.draining.store(true, Ordering::Relaxed);
+        self.0.closing.cancel();
+    }
+
+    /// Fires when the replica starts draining.
+    pub fn closing(&self) -> &CancellationToken {
+        &self.0.closing
+    }
+
+    /// This replica's WebSocket connections.
+    pub fn ws(&self) -> &crate::ws::Hub {
+        &self.0.ws
     }
 
     /// Applies a control message here at once, then tells the other replicas. A failed publish

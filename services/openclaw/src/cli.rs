@@ -77,6 +77,8 @@ pub struct ServeArgs {
     pub drain_delay_secs: u64,
     #[arg(long, env = "OPENCLAW_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
+    #[command(flatten)]
+    pub ws: WsArgs,
 }
 
 /// How a worker runs jobs (`openclaw worker`, `serve --with-worker`).
@@ -337,4 +339,40 @@ pub enum ConfigCommand {
         #[arg(long, env = "OPENCLAW_BIND", default_value = "0.0.0.0")]
         bind: IpAddr,
     },
+}
+
+/// WebSocket limits and timers.
+#[derive(Debug, Clone, Args)]
+pub struct WsArgs {
+    /// Largest WebSocket message read; a larger one gets an error event, the connection stays.
+    #[arg(long, env = "OPENCLAW_WS_MAX_MESSAGE_BYTES", default_value_t = 1024 * 1024)]
+    pub ws_max_message_bytes: usize,
+    /// Seconds an unauthenticated socket has to send its `auth` frame.
+    #[arg(long, env = "OPENCLAW_WS_AUTH_TIMEOUT_SECS", default_value_t = 10)]
+    pub ws_auth_timeout_secs: u64,
+    /// Seconds between server pings and `heartbeat` events.
+    #[arg(long, env = "OPENCLAW_WS_PING_SECS", default_value_t = 25)]
+    pub ws_ping_secs: u64,
+    /// Seconds without any frame (pongs included) before a connection is closed.
+    #[arg(long, env = "OPENCLAW_WS_IDLE_TIMEOUT_SECS", default_value_t = 75)]
+    pub ws_idle_timeout_secs: u64,
+    /// Frames per second one connection may send (sustained; bursts of twice that).
+    #[arg(long, env = "OPENCLAW_WS_MESSAGES_PER_SECOND", default_value_t = 20)]
+    pub ws_messages_per_second: u32,
+}
+
+impl WsArgs {
+    pub fn config(&self) -> openclaw_api::config::WsConfig {
+        let max = self.ws_max_message_bytes.max(1024);
+        openclaw_api::config::WsConfig {
+            max_message_bytes: max,
+            hard_max_message_bytes: max.saturating_mul(4),
+            auth_timeout: std::time::Duration::from_secs(self.ws_auth_timeout_secs.max(1)),
+            ping_interval: std::time::Duration::from_secs(self.ws_ping_secs.max(1)),
+            idle_timeout: std::time::Duration::from_secs(self.ws_idle_timeout_secs.max(2)),
+            messages_per_second: self.ws_messages_per_second.max(1),
+            message_burst: self.ws_messages_per_second.max(1).saturating_mul(2),
+            ..Default::default()
+        }
+    }
 }

@@ -225,6 +225,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         drain_delay: Duration::from_secs(args.drain_delay_secs),
         memory: args.worker.memory.config(),
         skills: args.worker.skills.config(),
+        ws: args.ws.config(),
         ..Config::default()
     };
     if config.jwt_default_ttl.is_zero() || config.jwt_default_ttl > config.jwt_max_ttl {

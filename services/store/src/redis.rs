@@ -79,6 +79,23 @@ redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_
 return {1, math.floor((now - allow_at) / interval), 0, new_tat - now}
 "#;
 
+/// One WebSocket connection's slot in its tenant's set (a sorted set of connection ids scored by
+/// expiry, on Redis's clock): expired slots — of a replica that died — are dropped first; the
+/// slot is taken (or renewed) if the tenant holds fewer than the cap. 1: held, 0: at the cap.
+const WS_SLOT_LUA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cap = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= cap then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ttl)
+return 1
+"#;
+
 pub struct Redis {
     client: redis::Client,
     prefix: String,
@@ -86,6 +103,7 @@ pub struct Redis {
     conn: RwLock<Option<ConnectionManager>>,
     connecting: tokio::sync::Mutex<()>,
     gcra: Script,
+    ws_slot: Script,
     epoch: Instant,
     breaker_until_ms: AtomicU64,
     degraded: AtomicBool,
@@ -110,6 +128,7 @@ impl Redis {
             conn: RwLock::new(None),
             connecting: tokio::sync::Mutex::new(()),
             gcra: Script::new(GCRA_LUA),
+            ws_slot: Script::new(WS_SLOT_LUA),
             epoch: Instant::now(),
             breaker_until_ms: AtomicU64::new(0),
             degraded: AtomicBool::new(false),
@@ -249,6 +268,47 @@ impl Redis {
             retry_after: Duration::from_micros(retry_us.max(0) as u64),
             reset_after: Duration::from_micros(reset_us.max(0) as u64),
         })
+    }
+
+    /// Takes or renews WebSocket connection `conn`'s slot among `tenant`'s (at most `cap`), for
+    /// `ttl` unless renewed. `false`: the tenant is at its cap.
+    pub async fn ws_slot(
+        &self,
+        tenant: &str,
+        conn: &str,
+        cap: u32,
+        ttl: Duration,
+    ) -> Result<bool, Unavailable> {
+        let key = self.key(&format!("ws:{tenant}"));
+        let script = &self.ws_slot;
+        let conn = conn.to_string();
+        let held: i64 = self
+            .run(|mut c| async move {
+                script
+                    .key(key)
+                    .arg(conn)
+                    .arg(cap)
+                    .arg(ttl.as_millis().max(1) as u64)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(held == 1)
+    }
+
+    /// Gives back connection `conn`'s slot among `tenant`'s.
+    pub async fn ws_release(&self, tenant: &str, conn: &str) -> Result<(), Unavailable> {
+        let key = self.key(&format!("ws:{tenant}"));
+        let conn = conn.to_string();
+        self.run(|mut c| async move {
+            redis::cmd("ZREM")
+                .arg(key)
+                .arg(conn)
+                .query_async::<i64>(&mut c)
+                .await
+        })
+        .await?;
+        Ok(())
     }
 
     /// Appends events `(seq, payload)` of a run to its stream (stream ids `seq-1`, so

@@ -22,3 +22,4 @@ mod skills;
 mod tasks;
 mod tenant_skills;
 mod tools;
+mod ws;

@@ -91,14 +91,15 @@ pub enum CredentialKind {
 }
 
 /// A credential as presented, before it is checked.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Credential {
     ApiKey(String),
     Jwt(String),
 }
 
 impl Credential {
-    fn classify(token: &str) -> Credential {
+    /// An API key by its prefix, anything else a JWT.
+    pub fn classify(token: &str) -> Credential {
         if token.starts_with(openclaw_domain::api_key::PREFIX) {
             Credential::ApiKey(token.to_string())
         } else {

@@ -17,11 +17,24 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 fn client_ip(state: &AppState, req: &Request) -> IpAddr {
+    let connected = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    client_ip_of(state, req.headers(), connected)
+}
+
+/// The client's address: the connection's, or what our own proxy put last in
+/// `X-Forwarded-For` when the operator trusts it.
+pub(crate) fn client_ip_of(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    connected: Option<SocketAddr>,
+) -> IpAddr {
     if state.config().trust_forwarded_for {
         // The rightmost entry is the one our own proxy appended; anything left of it is
         // whatever the client chose to send.
-        let forwarded = req
-            .headers()
+        let forwarded = headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
@@ -30,13 +43,12 @@ fn client_ip(state: &AppState, req: &Request) -> IpAddr {
             return ip;
         }
     }
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+    connected
+        .map(|c| c.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
-fn blocked() -> Response {
+pub(crate) fn blocked() -> Response {
     let mut resp = ApiError::new(
         ErrorKind::RateLimited,
         "Too many failed authentication attempts from this address. Try again in 60 seconds.",
@@ -47,7 +59,7 @@ fn blocked() -> Response {
     resp
 }
 
-fn refuse(state: &AppState, ip: IpAddr, failure: AuthFailure) -> Response {
+pub(crate) fn refuse(state: &AppState, ip: IpAddr, failure: AuthFailure) -> Response {
     metrics::counter!("openclaw_auth_failures_total", "reason" => failure.reason).increment(1);
     tracing::info!(reason = failure.reason, %ip, "authentication refused");
     let counts = failure.error.kind() == ErrorKind::Unauthorized;
@@ -66,14 +78,16 @@ fn refuse(state: &AppState, ip: IpAddr, failure: AuthFailure) -> Response {
 
 fn has_query_token(req: &Request) -> bool {
     req.uri().query().is_some_and(|q| {
-        form_urlencoded::parse(q.as_bytes()).any(|(name, _)| name.eq_ignore_ascii_case("token"))
+        form_urlencoded::parse(q.as_bytes()).any(|(name, _)| {
+            name.eq_ignore_ascii_case("token") || name.eq_ignore_ascii_case("password")
+        })
     })
 }
 
 /// Query strings end up in proxy and access logs: credentials there are refused on every route
 /// but WebSocket upgrades (browsers cannot set headers on those).
 pub async fn no_query_credentials(req: Request, next: Next) -> Response {
-    let websocket = req.uri().path().ends_with("/ws");
+    let websocket = crate::ws::is_ws_path(req.uri().path());
     if !websocket && has_query_token(&req) {
         return ApiError::invalid(
             "token",

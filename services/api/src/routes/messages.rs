@@ -395,11 +395,14 @@ pub struct AgentRunBody {
     stream: Option<bool>,
 }
 
-async fn agent_start(
+/// Starts S4's agent run (`/agent/run`, and WebSocket's `chat.run` on `channel` `websocket`),
+/// with whether the caller asked for a stream (`None`: it did not say).
+pub async fn agent_start(
     state: &AppState,
     auth: &Authenticated,
     body: AgentRunBody,
-) -> ApiResult<(openclaw_engine::Started, bool)> {
+    channel: Option<&str>,
+) -> ApiResult<(openclaw_engine::Started, Option<bool>)> {
     let options = body.options.unwrap_or_default();
     if let Some(t) = &options.thinking {
         if !["off", "minimal", "low", "medium", "high"].contains(&t.as_str()) {
@@ -409,13 +412,14 @@ async fn agent_start(
             ));
         }
     }
-    let stream = body.stream.or(options.stream).unwrap_or(false);
+    let stream = body.stream.or(options.stream);
     let req = RunRequest {
         session_key: body.session_key,
         message: body.message,
         model: options.model,
         agent_id: body.agent_id,
         temperature: valid_temperature(options.temperature, "options.temperature")?,
+        channel: channel.map(str::to_string),
         ..Default::default()
     };
     Ok((runs::start(state, auth, req, "sessionKey").await?, stream))
@@ -449,8 +453,8 @@ pub async fn agent_run(
     auth: Authenticated,
     ApiJson(body): ApiJson<AgentRunBody>,
 ) -> ApiResult<Response> {
-    let (started, stream) = agent_start(&state, &auth, body).await?;
-    if stream {
+    let (started, stream) = agent_start(&state, &auth, body, None).await?;
+    if stream == Some(true) {
         let frames = s4_frames(run_wire_id(started.run_id));
         return Ok(sse(render_stream(started.events, frames, Vec::new())));
     }
@@ -469,7 +473,7 @@ pub async fn agent_run_stream(
     auth: Authenticated,
     ApiJson(body): ApiJson<AgentRunBody>,
 ) -> ApiResult<Response> {
-    let (started, _) = agent_start(&state, &auth, body).await?;
+    let (started, _) = agent_start(&state, &auth, body, None).await?;
     let frames = s4_frames(run_wire_id(started.run_id));
     Ok(sse(render_stream(started.events, frames, Vec::new())))
 }

@@ -390,8 +390,19 @@ pub async fn abort(
     auth: Authenticated,
     Path(raw): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (status, body) = abort_run(&state, &auth, &raw).await?;
+    Ok((status, Json(body)))
+}
+
+/// Stops run `raw` of the caller's wherever it executes (any replica, through the control
+/// channel) and waits up to 5 s for it to end: 200 with its final status, or 202 `cancelling`.
+pub async fn abort_run(
+    state: &AppState,
+    auth: &Authenticated,
+    raw: &str,
+) -> ApiResult<(StatusCode, Value)> {
     auth.require(Scope::Messages)?;
-    let run = run_of(&state, &auth, &raw).await?;
+    let run = run_of(state, auth, raw).await?;
     if run.status != "processing" {
         return Err(ApiError(
             Error::new(
@@ -420,14 +431,14 @@ pub async fn abort(
         if now.status != "processing" {
             return Ok((
                 StatusCode::OK,
-                Json(json!({"id": run_wire_id(run.id), "object": "run", "status": now.status})),
+                json!({"id": run_wire_id(run.id), "object": "run", "status": now.status}),
             ));
         }
         if Instant::now() > deadline {
             // No replica answered (the one running it may be gone): the abort stays requested.
             return Ok((
                 StatusCode::ACCEPTED,
-                Json(json!({"id": run_wire_id(run.id), "object": "run", "status": "cancelling"})),
+                json!({"id": run_wire_id(run.id), "object": "run", "status": "cancelling"}),
             ));
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
