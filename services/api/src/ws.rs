@@ -173,7 +173,7 @@ impl Drop for Slot {
 struct Authed {
     auth: Authenticated,
     credential: Credential,
-    _slot: Slot,
+    slot: Slot,
 }
 
 /// The credential of an upgrade request: headers first, then `?token=` or `?password=`.
@@ -242,7 +242,7 @@ pub async fn upgrade(
                 Ok(slot) => Some(Authed {
                     auth,
                     credential,
-                    _slot: slot,
+                    slot,
                 }),
                 Err(e) => return ApiError(e).into_response(),
             }
@@ -419,14 +419,16 @@ impl Conn {
                         break;
                     }
                     if let Some(deadline) = drain_deadline {
+                        // Draining: the tick only watches for the last chat to end.
                         if conn.chats.load(Ordering::SeqCst) == 0 || Instant::now() > deadline {
                             conn.close(CLOSE_GOING_AWAY, "server shutting down").await;
                             break;
                         }
+                        continue;
                     }
                     let _ = conn.out.try_send(Message::Ping(Default::default()));
                     if let Some(a) = &conn.authed {
-                        a._slot.renew(a.auth.limits.ws_connections).await;
+                        a.slot.renew(a.auth.limits.ws_connections).await;
                         let beat = json!({"timestamp": chrono::Utc::now().timestamp_millis(), "status": "ok"});
                         let _ = conn.out.try_send(text(&event("heartbeat", &Value::Null, beat)));
                     }
@@ -623,7 +625,7 @@ impl Conn {
             self.authed = Some(Authed {
                 auth,
                 credential,
-                _slot: slot,
+                slot,
             });
         }
         let data = json!({"clientId": self.client_id});
