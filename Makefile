@@ -29,8 +29,9 @@ test:
 
 ## Benchmarks, from one run each (see README): the middleware stack; then, with real
 ## processes, /v1/chat/completions overhead against mock-llm, memory per open SSE stream, job
-## throughput and enqueue-to-start latency with two workers, and memory search latency over
-## 1 000 000 memories (loaded once into a database of its own: minutes the first time).
+## throughput and enqueue-to-start latency with two workers, memory search latency over
+## 1 000 000 memories (loaded once into a database of its own: minutes the first time), and
+## memory per idle WebSocket connection (10 000) and chat.delta latency with 1 000 chats.
 bench:
 	@env="$$($(SERVICES) up --require-redis)" || exit 1; eval "$$env"; \
 	cargo build --release -q -p openclaw -p openclaw-mock-llm -p openclaw-tests --bins; \
@@ -40,7 +41,9 @@ bench:
 	echo; \
 	cargo run --release -q -p openclaw-tests --bin bench_jobs; \
 	echo; \
-	cargo run --release -q -p openclaw-tests --bin bench_memory
+	cargo run --release -q -p openclaw-tests --bin bench_memory; \
+	echo; \
+	cargo run --release -q -p openclaw-tests --bin bench_ws
 
 fmt:
 	cargo fmt --all

@@ -132,6 +132,48 @@ impl Drop for Child {
     }
 }
 
+/// Starts the `mock-llm` binary with `args` (not recording requests), returning it and its base
+/// URL once it answers.
+pub async fn spawn_mock_llm(args: &[&str]) -> (Child, String) {
+    let port = free_port();
+    let child = Child::spawn(
+        Command::new(workspace_bin("openclaw-mock-llm", "mock-llm"))
+            .args(["--port", &port.to_string(), "--no-record"])
+            .args(args)
+            .stdout(std::process::Stdio::null()),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_up(&format!("{base}/v1/models")).await;
+    (child, base)
+}
+
+/// Starts `openclaw serve` on free ports with `env`, and mock-llm at `upstream` as its OpenAI
+/// provider and default model when given; returns it and its base URL once it answers. Logs
+/// only warnings, and not sqlx's slow-statement and slow-acquire ones: expected under a
+/// benchmark's load on a small machine, a line each would bury the figures.
+pub async fn spawn_gateway(env: &[(&str, &str)], upstream: Option<&str>) -> (Child, String) {
+    let port = free_port();
+    let mut cmd = Command::new(openclaw_bin());
+    cmd.arg("serve")
+        .env("OPENCLAW_BIND", "127.0.0.1")
+        .env("OPENCLAW_PORT", port.to_string())
+        .env("OPENCLAW_METRICS_PORT", free_port().to_string())
+        .env(
+            "RUST_LOG",
+            "warn,sqlx::query=error,sqlx::pool::acquire=error",
+        )
+        .stdout(std::process::Stdio::null());
+    if let Some(upstream) = upstream {
+        cmd.env("OPENAI_BASE_URL", format!("{upstream}/v1"))
+            .env("OPENAI_API_KEY", "sk-bench")
+            .env("OPENCLAW_DEFAULT_MODEL", "openai/mock-1");
+    }
+    let child = Child::spawn(cmd.envs(env.iter().copied()));
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_up(&format!("{base}/health")).await;
+    (child, base)
+}
+
 /// Waits (bounded) until `url` answers at all.
 pub async fn wait_until_up(url: &str) {
     let client = reqwest::Client::new();

@@ -45,6 +45,8 @@ pub fn is_ws_path(path: &str) -> bool {
 /// Frames queued for one connection's writer: a slow reader holds up its chats' forwarding
 /// (their runs go on and stay readable elsewhere), never the server's memory.
 const OUTBOX: usize = 256;
+/// Bytes read from a socket at a time.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
 /// How long a draining replica lets a connection's chats finish before it closes.
 const DRAIN_GRACE: Duration = Duration::from_secs(20);
 /// The S4 methods, for the error that names an unknown one.
@@ -253,6 +255,9 @@ pub async fn upgrade(
     let tracker = state.tracker().clone();
     ws.max_message_size(hard_max)
         .max_frame_size(hard_max)
+        // tungstenite reads into a 128 KiB buffer by default, allocated per connection: most of
+        // an idle socket's cost. Frames here are small; larger ones take more reads.
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| {
             tracker.track_future(Conn::serve(socket, state, ip, client_id, authed))
         })

@@ -29,6 +29,10 @@ struct Args {
     /// Streaming: split each reply into this many chunks (default: one per word).
     #[arg(long, env = "MOCK_LLM_CHUNKS")]
     chunks: Option<usize>,
+    /// Streaming: make each reply chunk the Unix time in microseconds at which it is sent
+    /// (then a space), one per word of the reply, for measuring latency behind a gateway.
+    #[arg(long, env = "MOCK_LLM_TIMESTAMP_CHUNKS")]
+    timestamp_chunks: bool,
     /// Do not keep received requests (for benchmarks).
     #[arg(long, env = "MOCK_LLM_NO_RECORD")]
     no_record: bool,
@@ -44,6 +48,7 @@ async fn main() -> ExitCode {
         ttft_ms: args.ttft_ms,
         token_delay_ms: args.token_delay_ms,
         chunks: args.chunks,
+        timestamp_chunks: args.timestamp_chunks,
         record_requests: !args.no_record,
     };
     let server = match MockLlm::try_start_with(options).await {

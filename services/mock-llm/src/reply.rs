@@ -14,8 +14,13 @@ pub(crate) struct Answer {
     pub disconnect_after_chunks: Option<usize>,
 }
 
+/// Stands in a chunk's text for the time it is sent ([`Options::timestamp_chunks`]), written in
+/// as the chunk goes out. The stamped text is this and a space per chunk, which an even cut
+/// gives back one per chunk.
+pub(crate) const EMITTED_AT: &str = "{mock:emitted-at}";
+
 impl Answer {
-    pub fn new(script: Script, prompt: &Prompt, default_chunks: Option<usize>) -> Self {
+    pub fn new(script: Script, prompt: &Prompt, options: &Options) -> Self {
         let text = match script.text {
             Some(text) => Some(text),
             None if script.tool_calls.is_empty() => {
@@ -27,13 +32,21 @@ impl Answer {
             input_tokens: prompt.input_words,
             output_tokens: output_words(text.as_deref(), &script.tool_calls),
         });
-        Self {
+        let mut answer = Self {
             text,
             tool_calls: script.tool_calls,
             usage,
-            chunks: script.chunks.or(default_chunks),
+            chunks: script.chunks.or(options.chunks),
             disconnect_after_chunks: script.disconnect_after_chunks,
+        };
+        if options.timestamp_chunks {
+            if let Some(text) = &answer.text {
+                let n = answer.split(text).len();
+                answer.text = Some(format!("{EMITTED_AT} ").repeat(n));
+                answer.chunks = Some(n);
+            }
         }
+        answer
     }
 
     pub fn calls_tools(&self) -> bool {
@@ -56,6 +69,8 @@ pub(crate) struct Timing {
     pub delay_ms: u64,
     pub ttft_ms: u64,
     pub token_delay_ms: u64,
+    /// Write the send time into each chunk ([`EMITTED_AT`]).
+    pub timestamp_chunks: bool,
 }
 
 impl Timing {
@@ -64,6 +79,7 @@ impl Timing {
             delay_ms: options.delay_ms.saturating_add(script.delay_ms),
             ttft_ms: options.ttft_ms.saturating_add(script.ttft_ms),
             token_delay_ms: options.token_delay_ms.saturating_add(script.token_delay_ms),
+            timestamp_chunks: options.timestamp_chunks,
         }
     }
 }
@@ -160,7 +176,7 @@ mod tests {
             last_user_text: "two words".into(),
             input_words: 5,
         };
-        let answer = Answer::new(Script::default(), &prompt, None);
+        let answer = Answer::new(Script::default(), &prompt, &Options::default());
         assert_eq!(answer.text.as_deref(), Some("mock: two words"));
         assert_eq!(
             answer.usage,
@@ -178,7 +194,7 @@ mod tests {
             }],
             ..Script::default()
         };
-        let answer = Answer::new(tools_only, &prompt, None);
+        let answer = Answer::new(tools_only, &prompt, &Options::default());
         assert_eq!(answer.text, None);
         assert!(answer.calls_tools());
         assert_eq!(answer.usage.output_tokens, 3);

@@ -112,6 +112,11 @@ pub struct Options {
     pub token_delay_ms: u64,
     /// Default chunk count for streamed text when a script does not set one.
     pub chunks: Option<usize>,
+    /// Streaming: each word of the reply text becomes a chunk whose text is the Unix time in
+    /// microseconds at which it is sent, then a space, so a client behind a gateway can measure
+    /// each chunk's latency. (The reply's chunk count is then fixed, tool-call arguments
+    /// included.)
+    pub timestamp_chunks: bool,
     /// Keep every request for [`crate::MockLlm::requests`]; turn off for benchmarks, where the
     /// list would grow without bound.
     pub record_requests: bool,
@@ -126,6 +131,7 @@ impl Default for Options {
             ttft_ms: 0,
             token_delay_ms: 0,
             chunks: None,
+            timestamp_chunks: false,
             record_requests: true,
         }
     }

@@ -198,7 +198,7 @@ async fn answer(shared: &Shared, format: Format, headers: &HeaderMap, body: &[u8
         );
     }
 
-    let answer = Answer::new(script, &prompt, shared.options.chunks);
+    let answer = Answer::new(script, &prompt, &shared.options);
     let n = shared.next_id.fetch_add(1, Ordering::Relaxed);
     if prompt.stream {
         let frames = match format {

@@ -2,13 +2,13 @@
 //! scripted timing (time to first token, delay between content chunks, an abrupt cut).
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::reply::Timing;
+use crate::reply::{Timing, EMITTED_AT};
 
 /// A whole event stream written ahead of time; `frames` marks where each event ends and whether
 /// it carries model output (what `chunks`, `token_delay_ms` and `disconnect_after_chunks` count).
@@ -119,10 +119,27 @@ pub(crate) fn body(
         }
         p.content_sent |= frame.content;
         p.next += 1;
-        let chunk = p.bytes.slice(p.sent_to..frame.end);
+        let mut chunk = p.bytes.slice(p.sent_to..frame.end);
         p.sent_to = frame.end;
+        if p.timing.timestamp_chunks && frame.content {
+            chunk = stamp(&chunk, SystemTime::now());
+        }
         Some((Ok(chunk), p))
     }))
+}
+
+/// `chunk` with its [`EMITTED_AT`] placeholder, if any, replaced by `now` in Unix microseconds.
+fn stamp(chunk: &Bytes, now: SystemTime) -> Bytes {
+    let marker = EMITTED_AT.as_bytes();
+    let Some(at) = chunk.windows(marker.len()).position(|w| w == marker) else {
+        return chunk.clone();
+    };
+    let micros = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+    let mut out = Vec::with_capacity(chunk.len());
+    out.extend_from_slice(&chunk[..at]);
+    out.extend_from_slice(micros.to_string().as_bytes());
+    out.extend_from_slice(&chunk[at + marker.len()..]);
+    Bytes::from(out)
 }
 
 #[cfg(test)]
@@ -135,6 +152,14 @@ mod tests {
             frames.push(content, |buf| buf.push(b'x'));
         }
         frames
+    }
+
+    #[test]
+    fn stamping_writes_the_send_time_over_the_placeholder() {
+        let at = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
+        let chunk = Bytes::from(format!(r#"{{"content":"{EMITTED_AT} "}}"#));
+        assert_eq!(stamp(&chunk, at), r#"{"content":"1700000000123456 "}"#);
+        assert_eq!(stamp(&Bytes::from("plain"), at), "plain");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use openclaw_domain::TenantId;
 use openclaw_store::{MemoryFilter, Store};
 use openclaw_tests::fresh_prefix;
 use openclaw_tests::load::env_or;
-use openclaw_tests::process::{free_port, openclaw, openclaw_bin, wait_until_up, Child};
+use openclaw_tests::process::{openclaw, openclaw_bin, spawn_gateway};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
@@ -815,21 +815,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             "key",
         )?
     };
-    let port = free_port();
-    let _server = Child::spawn(
-        Command::new(openclaw_bin())
-            .arg("serve")
-            .envs(env.iter().copied())
-            .env("OPENCLAW_BIND", "127.0.0.1")
-            .env("OPENCLAW_PORT", port.to_string())
-            .env("OPENCLAW_METRICS_PORT", free_port().to_string())
-            // Statements over sqlx's 1 s alert are expected at concurrency on a small machine;
-            // a line each would bury the figures.
-            .env("RUST_LOG", "warn,sqlx::query=error")
-            .stdout(Stdio::null()),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    wait_until_up(&format!("{base}/health")).await;
+    let (_server, base) = spawn_gateway(&env, None).await;
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(concurrency)

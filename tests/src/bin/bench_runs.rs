@@ -3,52 +3,15 @@
 //! mock-llm directly (non-streaming, and time to first token streaming), and the memory a server
 //! needs to hold 1 000 open SSE streams whose runs wait on a slow upstream.
 
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use openclaw_tests::load::{env_or, measure, print_row, Measured, Target, MAX_ERROR_RATE};
-use openclaw_tests::process::{
-    free_port, openclaw, openclaw_bin, unthrottled_tenant_key, wait_until_up, workspace_bin, Child,
-};
+use openclaw_tests::process::{openclaw, spawn_gateway, spawn_mock_llm, unthrottled_tenant_key};
 use openclaw_tests::{fresh_prefix, services};
 use reqwest::header::HeaderValue;
 use reqwest::Url;
 use serde_json::json;
-
-/// Starts mock-llm with `args`, returning it and its base URL.
-async fn mock_llm(args: &[&str]) -> (Child, String) {
-    let port = free_port();
-    let child = Child::spawn(
-        Command::new(workspace_bin("openclaw-mock-llm", "mock-llm"))
-            .args(["--port", &port.to_string(), "--no-record"])
-            .args(args)
-            .stdout(Stdio::null()),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    wait_until_up(&format!("{base}/v1/models")).await;
-    (child, base)
-}
-
-/// Starts `openclaw serve` on its own port with mock-llm as its OpenAI upstream.
-async fn gateway(env: &[(&str, &str)], upstream: &str) -> (Child, String) {
-    let port = free_port();
-    let child = Child::spawn(
-        Command::new(openclaw_bin())
-            .arg("serve")
-            .envs(env.iter().copied())
-            .env("OPENCLAW_BIND", "127.0.0.1")
-            .env("OPENCLAW_PORT", port.to_string())
-            .env("OPENCLAW_METRICS_PORT", free_port().to_string())
-            .env("OPENAI_BASE_URL", format!("{upstream}/v1"))
-            .env("OPENAI_API_KEY", "sk-bench")
-            .env("OPENCLAW_DEFAULT_MODEL", "openai/mock-1")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null()),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    wait_until_up(&format!("{base}/health")).await;
-    (child, base)
-}
 
 fn chat_target(
     label: &'static str,
@@ -108,8 +71,8 @@ async fn main() -> anyhow::Result<ExitCode> {
         .build()?;
 
     // 1. Overhead: the same request to mock-llm directly and through the gateway.
-    let (mock, upstream) = mock_llm(&[]).await;
-    let (server, base) = gateway(&env, &upstream).await;
+    let (mock, upstream) = spawn_mock_llm(&[]).await;
+    let (server, base) = spawn_gateway(&env, Some(&upstream)).await;
     let window = Duration::from_secs_f64(seconds);
     println!(
         "make bench — /v1/chat/completions through `openclaw serve` vs mock-llm directly, concurrency \
@@ -149,8 +112,8 @@ async fn main() -> anyhow::Result<ExitCode> {
     drop(mock);
 
     // 2. Memory: open streams whose runs wait on an upstream that takes 120 s to answer.
-    let (slow, upstream) = mock_llm(&["--ttft-ms", "120000"]).await;
-    let (server, base) = gateway(&env, &upstream).await;
+    let (slow, upstream) = spawn_mock_llm(&["--ttft-ms", "120000"]).await;
+    let (server, base) = spawn_gateway(&env, Some(&upstream)).await;
     for _ in 0..50 {
         client
             .get(format!("{base}/v1/status"))
