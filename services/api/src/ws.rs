@@ -238,7 +238,14 @@ pub async fn upgrade(
                 Err(failure) => return refuse(&state, ip, failure),
             };
             if let Err(e) = rate_limit(&state, &auth).await {
-                return ApiError(e).into_response();
+                // As on any HTTP 429 (API.md §4.3): when to try again.
+                let wait = e.details["retry_after"].as_u64().unwrap_or(1);
+                let mut resp = ApiError(e).into_response();
+                resp.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(wait),
+                );
+                return resp;
             }
             match Slot::take(&state, &auth, &client_id).await {
                 Ok(slot) => Some(Authed {

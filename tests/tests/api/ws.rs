@@ -516,7 +516,7 @@ async fn websocket_requests_count_against_the_rate_limit_and_frames_have_their_o
     status_works(&mut ws, 2).await;
     let e = ws.request("system.status", json!({}), 3).await;
     assert_eq!(e["data"]["code"], "rate_limited", "{e}");
-    // The same limit as HTTP's.
+    // The same limit as HTTP's, and the upgrade itself is refused by it.
     let resp = app
         .get("/v1/status")
         .bearer_auth(&t.key)
@@ -524,6 +524,8 @@ async fn websocket_requests_count_against_the_rate_limit_and_frames_have_their_o
         .await
         .unwrap();
     assert_eq!(resp.status(), 429);
+    let (status, body) = app.ws_connect("/ws", Some(&t.key)).await.err().unwrap();
+    assert_eq!(status, 429, "{body}");
 
     // Frames: a burst past the connection's rate gets errors, not a closed socket.
     for _ in 0..6 {
