@@ -16,6 +16,9 @@ use crate::TestApp;
 /// How long a read waits before the test fails.
 const READ_DEADLINE: Duration = Duration::from_secs(20);
 
+/// The HTTP answer to a refused upgrade.
+pub type Refusal = tokio_tungstenite::tungstenite::http::Response<Option<Vec<u8>>>;
+
 pub struct WsClient {
     pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
@@ -42,6 +45,18 @@ impl TestApp {
         path: &str,
         bearer: Option<&str>,
     ) -> Result<WsClient, (u16, String)> {
+        self.ws_upgrade(path, bearer).await.map_err(|resp| {
+            let body = resp
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            (resp.status().as_u16(), body)
+        })
+    }
+
+    /// As [`TestApp::ws_connect`], with the whole HTTP response of a refused upgrade.
+    pub async fn ws_upgrade(&self, path: &str, bearer: Option<&str>) -> Result<WsClient, Refusal> {
         let mut req = self.ws_url(path).into_client_request().unwrap();
         if let Some(token) = bearer {
             req.headers_mut().insert(
@@ -51,14 +66,7 @@ impl TestApp {
         }
         match tokio_tungstenite::connect_async(req).await {
             Ok((stream, _)) => Ok(WsClient { stream }),
-            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
-                let body = resp
-                    .body()
-                    .as_ref()
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
-                    .unwrap_or_default();
-                Err((resp.status().as_u16(), body))
-            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(*resp),
             Err(e) => panic!("WebSocket connect failed: {e}"),
         }
     }

@@ -30,7 +30,8 @@ use crate::auth::{Authenticated, Credential};
 use crate::config::VERSION;
 use crate::error::ApiError;
 use crate::extract::{parse_json, ApiQuery};
-use crate::middleware::auth::{blocked, client_ip_of, refuse};
+use crate::middleware::auth::{blocked, blocked_error, client_ip_of, refuse};
+use crate::middleware::rate_limit::{rate_exceeded, too_many_concurrent};
 use crate::routes::messages::{agent_start, AgentRunBody};
 use crate::routes::runs::{abort_run, finish};
 use crate::routes::sessions::{self, Dialect};
@@ -83,11 +84,6 @@ impl Hub {
             *n = n.saturating_sub(1);
         }
         self.local.remove_if(&tenant, |_, n| *n == 0);
-    }
-
-    /// Connections of `tenant` on this replica.
-    pub fn connections(&self, tenant: TenantId) -> u32 {
-        self.local.get(&tenant).map_or(0, |n| *n)
     }
 }
 
@@ -278,16 +274,7 @@ async fn rate_limit(state: &AppState, auth: &Authenticated) -> Result<(), Error>
     }
     metrics::counter!("openclaw_rate_limited_total", "tier" => auth.tier.as_str(), "kind" => "rate")
         .increment(1);
-    let wait = decision.retry_after.as_secs_f64().ceil().max(1.0) as u64;
-    Err(Error::new(
-        ErrorKind::RateLimited,
-        format!("Rate limit exceeded. Try again in {wait} s."),
-    )
-    .with_details(json!({
-        "limit": decision.limit_per_hour,
-        "remaining": 0,
-        "retry_after": wait,
-    })))
+    Err(rate_exceeded(&decision))
 }
 
 /// `{"type": kind, "id": id, "data": data}`; `id` only when the request had one.
@@ -590,11 +577,7 @@ impl Conn {
         }
         let state = self.state.clone();
         if state.auth().is_blocked(self.ip) {
-            let e = Error::new(
-                ErrorKind::RateLimited,
-                "Too many failed authentication attempts from this address. Try again in 60 seconds.",
-            );
-            self.error(id, &e).await;
+            self.error(id, &blocked_error()).await;
             self.close(CLOSE_POLICY, "too many failed authentications")
                 .await;
             return Flow::Close;
@@ -766,14 +749,9 @@ impl Conn {
             .limiter()
             .try_acquire(auth.tenant_id, auth.limits.concurrent_requests)
         else {
-            let e = Error::new(
-                ErrorKind::RateLimited,
-                format!(
-                    "Too many concurrent requests: at most {} at a time. Retry when one finishes.",
-                    auth.limits.concurrent_requests
-                ),
-            )
-            .with_details(json!({"concurrent_limit": auth.limits.concurrent_requests}));
+            metrics::counter!("openclaw_rate_limited_total", "tier" => auth.tier.as_str(), "kind" => "concurrency")
+                .increment(1);
+            let e = too_many_concurrent(auth.limits.concurrent_requests);
             self.error(id, &e).await;
             return None;
         };
@@ -1057,7 +1035,7 @@ mod tests {
         assert!(hub.admit(t, Some(2)));
         assert!(!hub.admit(t, Some(2)));
         assert!(hub.admit(t, None), "admitted by the shared count");
-        assert_eq!(hub.connections(t), 3);
+        assert_eq!(hub.local.get(&t).map(|n| *n), Some(3));
         for _ in 0..3 {
             hub.leave(t);
         }

@@ -50,9 +50,14 @@ async fn the_free_tier_allows_its_burst_then_429_with_headers_and_body() {
     let reset_at =
         chrono::DateTime::parse_from_rfc3339(details["reset_at"].as_str().unwrap()).unwrap();
     assert!(reset_at > chrono::Utc::now());
+    assert!(details["retry_after"].as_u64() >= Some(1), "{details}");
 
     assert_eq!(headers["x-ratelimit-remaining"], "0");
     let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert_eq!(
+        details["retry_after"], retry,
+        "the header's wait, in the body"
+    );
     assert!(
         (1..=4).contains(&retry),
         "one request per 3.6 s refills: retry-after {retry}"

@@ -516,6 +516,10 @@ async fn websocket_requests_count_against_the_rate_limit_and_frames_have_their_o
     status_works(&mut ws, 2).await;
     let e = ws.request("system.status", json!({}), 3).await;
     assert_eq!(e["data"]["code"], "rate_limited", "{e}");
+    assert!(
+        e["data"]["details"]["retry_after"].as_u64() >= Some(1),
+        "{e}"
+    );
     // The same limit as HTTP's, and the upgrade itself is refused by it.
     let resp = app
         .get("/v1/status")
@@ -524,8 +528,14 @@ async fn websocket_requests_count_against_the_rate_limit_and_frames_have_their_o
         .await
         .unwrap();
     assert_eq!(resp.status(), 429);
-    let (status, body) = app.ws_connect("/ws", Some(&t.key)).await.err().unwrap();
-    assert_eq!(status, 429, "{body}");
+    let refused = app.ws_upgrade("/ws", Some(&t.key)).await.err().unwrap();
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait >= 1, "{wait}");
 
     // Frames: a burst past the connection's rate gets errors, not a closed socket.
     for _ in 0..6 {

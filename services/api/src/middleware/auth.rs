@@ -48,12 +48,16 @@ pub(crate) fn client_ip_of(
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
-pub(crate) fn blocked() -> Response {
-    let mut resp = ApiError::new(
+/// The refusal of an address throttled for repeated failed authentications.
+pub(crate) fn blocked_error() -> Error {
+    Error::new(
         ErrorKind::RateLimited,
         "Too many failed authentication attempts from this address. Try again in 60 seconds.",
     )
-    .into_response();
+}
+
+pub(crate) fn blocked() -> Response {
+    let mut resp = ApiError(blocked_error()).into_response();
     resp.headers_mut()
         .insert("retry-after", HeaderValue::from_static("60"));
     resp

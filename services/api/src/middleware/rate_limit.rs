@@ -53,6 +53,36 @@ fn set_headers(headers: &mut HeaderMap, d: &Decision) {
     }
 }
 
+/// The 429 of a request over the tenant's rate (HTTP, and WebSocket requests, which count the
+/// same): when to retry, in the message and in `details`.
+pub fn rate_exceeded(decision: &Decision) -> Error {
+    let wait = ceil_secs(decision.retry_after).max(1);
+    let reset_at: DateTime<Utc> =
+        Utc::now() + chrono::Duration::from_std(decision.retry_after).unwrap_or_default();
+    Error::new(
+        ErrorKind::RateLimited,
+        format!(
+            "Rate limit exceeded. Try again in {wait} second{}.",
+            if wait == 1 { "" } else { "s" }
+        ),
+    )
+    .with_details(json!({
+        "limit": decision.limit_per_hour,
+        "remaining": 0,
+        "reset_at": reset_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "retry_after": wait,
+    }))
+}
+
+/// The 429 of a request over the tenant's concurrent requests (`cap`).
+pub fn too_many_concurrent(cap: u32) -> Error {
+    Error::new(
+        ErrorKind::RateLimited,
+        format!("Too many concurrent requests: at most {cap} at a time. Retry when one finishes."),
+    )
+    .with_details(json!({"concurrent_limit": cap}))
+}
+
 pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(auth) = req.extensions().get::<Authenticated>().cloned() else {
         return ApiError::internal("rate limit layer ran before auth").into_response();
@@ -61,22 +91,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
     if !decision.allowed {
         metrics::counter!("openclaw_rate_limited_total", "tier" => auth.tier.as_str(), "kind" => "rate")
             .increment(1);
-        let wait = ceil_secs(decision.retry_after).max(1);
-        let reset_at: DateTime<Utc> =
-            Utc::now() + chrono::Duration::from_std(decision.retry_after).unwrap_or_default();
-        let err = Error::new(
-            ErrorKind::RateLimited,
-            format!(
-                "Rate limit exceeded. Try again in {wait} second{}.",
-                if wait == 1 { "" } else { "s" }
-            ),
-        )
-        .with_details(json!({
-            "limit": decision.limit_per_hour,
-            "remaining": 0,
-            "reset_at": reset_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        }));
-        let mut resp = ApiError(err).into_response();
+        let mut resp = ApiError(rate_exceeded(&decision)).into_response();
         set_headers(resp.headers_mut(), &decision);
         resp.extensions_mut().insert(TierTag(auth.tier));
         return resp;
@@ -87,14 +102,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
     else {
         metrics::counter!("openclaw_rate_limited_total", "tier" => auth.tier.as_str(), "kind" => "concurrency")
             .increment(1);
-        let err = Error::new(
-            ErrorKind::RateLimited,
-            format!(
-                "Too many concurrent requests: at most {} at a time. Retry when one finishes.",
-                auth.limits.concurrent_requests
-            ),
-        )
-        .with_details(json!({"concurrent_limit": auth.limits.concurrent_requests}));
+        let err = too_many_concurrent(auth.limits.concurrent_requests);
         let mut resp = ApiError(err).into_response();
         set_headers(resp.headers_mut(), &decision);
         resp.headers_mut()

@@ -70,17 +70,7 @@ pub async fn list_tenants(
     State(state): State<AppState>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult<Json<Value>> {
-    let limit = page.limit.unwrap_or(20);
-    let offset = page.offset.unwrap_or(0);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            "`limit` must be between 1 and 100",
-        ));
-    }
-    if offset < 0 {
-        return Err(ApiError::invalid("offset", "`offset` must not be negative"));
-    }
+    let (limit, offset) = super::page(page.limit, page.offset, 20, 100)?;
     let (tenants, total) = state.store().list_tenants(limit, offset).await?;
     let views: Vec<TenantView> = tenants.iter().map(TenantView::of).collect();
     let has_more = offset + (views.len() as i64) < total;

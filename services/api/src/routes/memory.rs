@@ -334,17 +334,7 @@ pub async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     auth.require(Scope::Memory)?;
-    let limit = q.limit.unwrap_or(DEFAULT_LIST_LIMIT);
-    if !(1..=MAX_SEARCH_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            format!("`limit` must be between 1 and {MAX_SEARCH_LIMIT}"),
-        ));
-    }
-    let offset = q.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(ApiError::invalid("offset", "`offset` must not be negative"));
-    }
+    let (limit, offset) = super::page(q.limit, q.offset, DEFAULT_LIST_LIMIT, MAX_SEARCH_LIMIT)?;
     let mut filter = MemoryFilter {
         tag: q.tag,
         ..Default::default()

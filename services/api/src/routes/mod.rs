@@ -25,6 +25,28 @@ pub fn parse_id<T: FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found(what))
 }
 
+/// A page of a listing: `limit` (1 to `max`, `default` when absent) and `offset` (≥ 0, 0 when
+/// absent), or a 400 naming the one that is out of range.
+pub fn page(
+    limit: Option<i64>,
+    offset: Option<i64>,
+    default: i64,
+    max: i64,
+) -> Result<(i64, i64), ApiError> {
+    let limit = limit.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("`limit` must be between 1 and {max}"),
+        ));
+    }
+    let offset = offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::invalid("offset", "`offset` must not be negative"));
+    }
+    Ok((limit, offset))
+}
+
 /// Trims and bounds a display name.
 pub fn valid_name(param: &str, name: &str) -> Result<String, ApiError> {
     let name = name.trim();

@@ -195,17 +195,7 @@ pub struct ListQuery {
 
 impl ListQuery {
     fn filter(self, default_limit: i64, max_limit: i64) -> ApiResult<SessionFilter> {
-        let limit = self.limit.unwrap_or(default_limit);
-        if !(1..=max_limit).contains(&limit) {
-            return Err(ApiError::invalid(
-                "limit",
-                format!("`limit` must be between 1 and {max_limit}"),
-            ));
-        }
-        let offset = self.offset.unwrap_or(0);
-        if offset < 0 {
-            return Err(ApiError::invalid("offset", "`offset` must not be negative"));
-        }
+        let (limit, offset) = super::page(self.limit, self.offset, default_limit, max_limit)?;
         Ok(SessionFilter {
             channel: self.channel,
             since: self.since,

@@ -161,17 +161,7 @@ pub async fn list_page(
     view: fn(&JobRecord) -> Value,
 ) -> ApiResult<Json<Value>> {
     let status = q.status.as_deref().map(stored_status).transpose()?;
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            "`limit` must be between 1 and 100",
-        ));
-    }
-    let offset = q.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(ApiError::invalid("offset", "`offset` must not be negative"));
-    }
+    let (limit, offset) = super::page(q.limit, q.offset, 20, 100)?;
     let (jobs, total) = state
         .store()
         .list_jobs(auth.tenant_id, kind, status, limit, offset)
