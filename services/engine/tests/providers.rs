@@ -1,5 +1,6 @@
-//! The HTTP providers against mock-llm, the project's only fake: wire shapes, streaming,
-//! tool calls, retries, timeouts and error mapping, end to end over loopback.
+//! The HTTP providers against mock-llm, the project's only fake: wire shapes, streaming (and
+//! whole answers sent in its place), tool calls, retries, timeouts and error mapping, end to
+//! end over loopback.
 
 use std::time::{Duration, Instant};
 
@@ -696,4 +697,149 @@ async fn the_registry_routes_to_the_configured_upstream_and_lists_its_models() {
         "{}",
         err.message
     );
+}
+
+/// What a server that ignores `stream: true` sends: one `chat.completion`.
+fn whole_completion(content: &str) -> String {
+    json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 6, "completion_tokens": 2, "total_tokens": 8},
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn openai_takes_a_whole_json_answer_to_a_stream_request() {
+    let mock = MockLlm::start().await;
+    let provider = openai(&mock);
+    let req = request("openai/gpt-4o", "hi");
+    let answer = |text: &str| {
+        vec![
+            Ok(StreamEvent::Delta(text.into())),
+            Ok(StreamEvent::Done {
+                finish_reason: FinishReason::Stop,
+                usage: Usage {
+                    input_tokens: 6,
+                    output_tokens: 2,
+                },
+            }),
+        ]
+    };
+
+    // Labelled `application/json`.
+    mock.push(Script {
+        text: Some("all at once".into()),
+        usage: usage(6, 2),
+        no_stream: true,
+        ..Script::default()
+    });
+    assert_eq!(drain(&provider, &req).await, answer("all at once"));
+    assert_eq!(mock.requests()[0].body["stream"], json!(true));
+
+    // Not labelled at all: the body's first byte tells, for a JSON answer and a stream alike.
+    mock.push(Script {
+        raw_body: Some(format!("\n  {}", whole_completion("unlabelled"))),
+        ..Script::default()
+    });
+    assert_eq!(drain(&provider, &req).await, answer("unlabelled"));
+    let mut sse: String = [
+        json!({"choices": [{"index": 0, "delta": {"content": "still a stream"}}]}),
+        json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+        json!({"choices": [], "usage": {"prompt_tokens": 6, "completion_tokens": 2}}),
+    ]
+    .iter()
+    .map(|chunk| format!("data: {chunk}\n\n"))
+    .collect();
+    sse.push_str("data: [DONE]\n\n");
+    mock.push(Script {
+        raw_body: Some(sse),
+        ..Script::default()
+    });
+    assert_eq!(drain(&provider, &req).await, answer("still a stream"));
+    assert_eq!(mock.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn openai_whole_answer_tool_calls_become_tool_call_events() {
+    let mock = MockLlm::start().await;
+    mock.push(Script {
+        text: Some("Checking.".into()),
+        tool_calls: vec![weather_call()],
+        usage: usage(12, 8),
+        no_stream: true,
+        ..Script::default()
+    });
+    let events = drain(&openai(&mock), &tool_request("openai/gpt-4o")).await;
+    assert_eq!(
+        events,
+        vec![
+            Ok(StreamEvent::Delta("Checking.".into())),
+            Ok(StreamEvent::ToolCall(expected_call())),
+            Ok(StreamEvent::Done {
+                finish_reason: FinishReason::ToolCalls,
+                usage: Usage {
+                    input_tokens: 12,
+                    output_tokens: 8,
+                },
+            }),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_error_object_with_a_2xx_status_is_an_upstream_error() {
+    let mock = MockLlm::start().await;
+    let provider = openai(&mock);
+    let req = request("openai/gpt-4o", "hi");
+
+    // `{"error":{"message":…,"type":"invalid_request_error"}}` with HTTP 200: not transient.
+    mock.push(Script {
+        status: Some(200),
+        error_message: Some("quota exhausted for this key".into()),
+        ..Script::default()
+    });
+    let err = provider.stream(&req).await.map(|_| ()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Upstream, "{err}");
+    assert!(err.message.contains("quota exhausted"), "{}", err.message);
+    assert_eq!(err.details["provider"], json!("openai"));
+    assert_eq!(mock.requests().len(), 1);
+
+    // A server error is worth another attempt, as nothing has reached the caller yet.
+    mock.push(Script {
+        raw_body: Some(json!({"error": {"message": "busy", "type": "server_error"}}).to_string()),
+        ..Script::default()
+    });
+    mock.push(Script {
+        text: Some("after a retry".into()),
+        no_stream: true,
+        ..Script::default()
+    });
+    let events = drain(&provider, &req).await;
+    assert_eq!(deltas(&events), ["after a retry"]);
+    assert!(matches!(events.last(), Some(Ok(StreamEvent::Done { .. }))));
+    assert_eq!(mock.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn a_whole_answer_that_is_not_a_completion_is_an_upstream_error() {
+    let mock = MockLlm::start().await;
+    let provider = openai(&mock);
+    let req = request("openai/gpt-4o", "hi");
+    for body in [
+        r#"{"choices": [ oops"#,
+        r#"{"choices": "none"}"#,
+        r#"{"choices": []}"#,
+    ] {
+        mock.push(Script {
+            raw_body: Some(body.into()),
+            ..Script::default()
+        });
+        let err = provider.stream(&req).await.map(|_| ()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Upstream, "{body}: {err}");
+        assert_eq!(err.details["provider"], json!("openai"), "{body}");
+    }
+    // The same body would come back: none is asked for twice.
+    assert_eq!(mock.requests().len(), 3);
 }

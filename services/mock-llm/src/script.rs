@@ -42,6 +42,12 @@ pub struct Script {
     /// Streaming: send this many content chunks (text or tool-call deltas), then drop the
     /// connection without ending the stream. Ignored by non-streaming requests.
     pub disconnect_after_chunks: Option<usize>,
+    /// Answer a streaming request with the whole JSON reply, as some proxies and small servers
+    /// do whatever they are asked.
+    pub no_stream: bool,
+    /// Answer with exactly this body and no `Content-Type`, with `status` (200 when `None`),
+    /// instead of a reply: an upstream that sends what a client does not expect.
+    pub raw_body: Option<String>,
 }
 
 /// A tool call the reply asks for.

@@ -190,6 +190,12 @@ async fn answer(shared: &Shared, format: Format, headers: &HeaderMap, body: &[u8
     if !sse::pause(timing.delay_ms, shutdown).await {
         return Response::new(sse::aborted_body());
     }
+    if let Some(body) = script.raw_body {
+        let mut response = Response::new(Body::from(body));
+        *response.status_mut() = StatusCode::from_u16(script.status.unwrap_or(200))
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return response;
+    }
     if let Some(status) = script.status {
         return format.error(
             status,
@@ -198,9 +204,10 @@ async fn answer(shared: &Shared, format: Format, headers: &HeaderMap, body: &[u8
         );
     }
 
+    let stream = prompt.stream && !script.no_stream;
     let answer = Answer::new(script, &prompt, &shared.options);
     let n = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    if prompt.stream {
+    if stream {
         let frames = match format {
             Format::OpenAi => openai::stream(
                 &format!("chatcmpl-mock{n}"),

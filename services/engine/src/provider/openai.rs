@@ -1,5 +1,6 @@
 //! OpenAI-compatible chat completions at any base URL (OpenAI, vLLM, Ollama, DashScope's
-//! compatible mode): request mapping, answer parsing, and tool calls assembled from deltas.
+//! compatible mode): request mapping, answer parsing (a whole `chat.completion` is accepted even
+//! where a stream was asked for), and tool calls assembled from deltas.
 
 use std::collections::BTreeMap;
 
@@ -510,6 +511,49 @@ impl SseDecoder for OpenAiDecoder {
         }
         Err(cut_short(self.provider))
     }
+
+    /// Some proxies and small servers answer `stream: true` with one `chat.completion` body:
+    /// it is the same answer, so it becomes the events its stream would have carried.
+    fn whole_answer(&mut self, body: &[u8], out: &mut Vec<StreamEvent>) -> Result<(), Failure> {
+        let answer: WholeAnswer = serde_json::from_slice(body).map_err(|e| {
+            tracing::warn!(provider = self.provider, error = %e, "unreadable whole answer");
+            Failure::fatal(upstream_error(
+                self.provider,
+                None,
+                format!(
+                    "{} upstream answered a stream request with JSON that is not a chat completion",
+                    self.provider
+                ),
+            ))
+        })?;
+        if let Some(error) = answer.error {
+            return Err(stream_error(self.provider, &error));
+        }
+        // A stream's events carry no model name, so none is needed here.
+        let completion = answer
+            .completion
+            .into_completion("")
+            .map_err(Failure::fatal)?;
+        if !completion.content.is_empty() {
+            out.push(StreamEvent::Delta(completion.content));
+        }
+        out.extend(completion.tool_calls.into_iter().map(StreamEvent::ToolCall));
+        out.push(StreamEvent::Done {
+            finish_reason: completion.finish_reason,
+            usage: completion.usage,
+        });
+        Ok(())
+    }
+}
+
+/// A `chat.completion` sent whole where a stream was asked for, or the error object some
+/// servers send in its place with a 2xx status.
+#[derive(Debug, Deserialize)]
+struct WholeAnswer {
+    #[serde(default)]
+    error: Option<Value>,
+    #[serde(flatten)]
+    completion: ChatResponse,
 }
 
 #[cfg(test)]
@@ -727,6 +771,65 @@ mod tests {
                 usage: Usage::default()
             })
         );
+    }
+
+    fn whole_answer(body: &str) -> Result<Vec<StreamEvent>, Error> {
+        let mut out = Vec::new();
+        OpenAiDecoder::new("test")
+            .whole_answer(body.as_bytes(), &mut out)
+            .map(|()| out)
+            .map_err(|f| f.error)
+    }
+
+    #[test]
+    fn a_whole_answer_becomes_the_events_of_its_stream() {
+        let body = json!({
+            "object":"chat.completion",
+            "choices":[{"index":0,"message":{"role":"assistant","content":"Let me check.",
+                "tool_calls":[{"id":"call_w","type":"function",
+                    "function":{"name":"weather","arguments":"{\"city\":\"Paris\"}"}}]},
+                "finish_reason":"tool_calls"}],
+            "usage":{"prompt_tokens":9,"completion_tokens":4,"total_tokens":13}
+        });
+        assert_eq!(
+            whole_answer(&body.to_string()).unwrap(),
+            vec![
+                StreamEvent::Delta("Let me check.".into()),
+                StreamEvent::ToolCall(ToolCall {
+                    id: "call_w".into(),
+                    name: "weather".into(),
+                    arguments: json!({"city":"Paris"}),
+                }),
+                StreamEvent::Done {
+                    finish_reason: FinishReason::ToolCalls,
+                    usage: Usage {
+                        input_tokens: 9,
+                        output_tokens: 4
+                    },
+                },
+            ]
+        );
+        // No text is no `Delta`, as in a stream; without usage the counts are zero.
+        let silent = json!({"choices":[{"message":{"content":""},"finish_reason":"length"}]});
+        assert_eq!(
+            whole_answer(&silent.to_string()).unwrap(),
+            vec![StreamEvent::Done {
+                finish_reason: FinishReason::Length,
+                usage: Usage::default()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_whole_answer_that_is_an_error_or_not_a_completion_is_an_upstream_error() {
+        let err = whole_answer(r#"{"error":{"message":"boom","type":"invalid_request_error"}}"#)
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Upstream);
+        assert!(err.message.contains("boom"), "{}", err.message);
+        for body in [r#"{"choices": [ oops"#, r#"{"choices":"many"}"#, "{}"] {
+            let err = whole_answer(body).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Upstream, "{body}");
+        }
     }
 
     #[tokio::test]

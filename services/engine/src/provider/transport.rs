@@ -1,5 +1,6 @@
 //! Resilient HTTP to model upstreams: timeouts, retries with jittered back-off, the mapping of
-//! upstream failures to client-safe errors, and SSE decoding into `StreamEvent`s.
+//! upstream failures to client-safe errors, and SSE decoding into `StreamEvent`s (with the
+//! whole JSON answer some servers send in a stream's place).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -10,7 +11,7 @@ use eventsource_stream::{EventStreamError, Eventsource};
 use futures::stream::{self, BoxStream, Stream, StreamExt, TryStreamExt};
 use openclaw_domain::{Error, ErrorKind};
 use rand::Rng;
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -417,7 +418,8 @@ impl Upstream {
         .await
     }
 
-    /// A streamed answer. Retries cover everything up to the first event handed out (the
+    /// A streamed answer (or the whole answer some servers send instead, see
+    /// `answer_events`). Retries cover everything up to the first event handed out (the
     /// status, a connection dropped early, an error event before any output); after that a
     /// failure is the stream's last item, because output a client has seen cannot be redone.
     pub async fn sse<D: SseDecoder>(
@@ -431,16 +433,7 @@ impl Upstream {
             .retrying(deadline, move || async move {
                 let response = self.send(build()).await?;
                 let provider = self.provider;
-                let body = response
-                    .bytes_stream()
-                    .map_err(move |e| transport_failure(provider, &e));
-                let mut events = decode_sse(
-                    body,
-                    decoder(),
-                    self.config.timeouts.idle,
-                    deadline,
-                    self.provider,
-                );
+                let mut events = self.answer_events(response, decoder(), deadline).await?;
                 match events.next().await {
                     Some(Ok(event)) => Ok((event, events)),
                     Some(Err(failure)) => Err(failure),
@@ -456,6 +449,85 @@ impl Upstream {
             .chain(rest.map_err(|f| f.error))
             .boxed())
     }
+
+    /// The events of a 2xx answer to a stream request. Some proxies and small servers answer
+    /// with one whole JSON body however they were asked: a body whose first non-blank byte is
+    /// `{` is read to its end and given to [`SseDecoder::whole_answer`]; anything else is
+    /// decoded as an event stream while it arrives. Only a `text/event-stream` Content-Type is
+    /// taken at its word, because such servers label both shapes loosely, or not at all.
+    async fn answer_events<D: SseDecoder>(
+        &self,
+        response: Response,
+        mut decoder: D,
+        deadline: Instant,
+    ) -> Result<BoxStream<'static, Result<StreamEvent, Failure>>, Failure> {
+        let (provider, idle) = (self.provider, self.config.timeouts.idle);
+        let declared_stream = is_event_stream(response.headers());
+        let body = response
+            .bytes_stream()
+            .map_err(move |e| transport_failure(provider, &e));
+        if declared_stream {
+            return Ok(decode_sse(body, decoder, idle, deadline, provider));
+        }
+        let mut body = body.boxed();
+        // Read up to the first byte that is not blank: a JSON answer opens with `{`, an event
+        // stream never does.
+        let mut head = Vec::new();
+        let mut first_byte = None;
+        while first_byte.is_none() {
+            let Some(chunk) = next_chunk(&mut body, idle, deadline, provider).await? else {
+                break;
+            };
+            first_byte = chunk.iter().copied().find(|b| !b.is_ascii_whitespace());
+            head.push(chunk);
+        }
+        let mut body = stream::iter(head.into_iter().map(Ok)).chain(body);
+        if first_byte != Some(b'{') {
+            return Ok(decode_sse(body, decoder, idle, deadline, provider));
+        }
+        let mut whole = Vec::new();
+        while let Some(chunk) = next_chunk(&mut body, idle, deadline, provider).await? {
+            whole.extend_from_slice(&chunk);
+        }
+        let mut out = Vec::new();
+        let outcome = decoder.whole_answer(&whole, &mut out);
+        Ok(stream::iter(out.into_iter().map(Ok).chain(outcome.err().map(Err))).boxed())
+    }
+}
+
+/// Whether the Content-Type says the body is an event stream.
+fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("text/event-stream"))
+}
+
+/// The next chunk of a body, under the same idle and deadline limits as an event stream.
+async fn next_chunk<S, B>(
+    body: &mut S,
+    idle: Duration,
+    deadline: Instant,
+    provider: &'static str,
+) -> Result<Option<B>, Failure>
+where
+    S: Stream<Item = Result<B, Failure>> + Unpin,
+{
+    match tokio::time::timeout_at(deadline.min(Instant::now() + idle), body.next()).await {
+        Ok(next) => next.transpose(),
+        Err(_) => Err(silence(provider, idle, deadline)),
+    }
+}
+
+/// An upstream that went quiet: for `idle`, or until the call's deadline passed.
+fn silence(provider: &str, idle: Duration, deadline: Instant) -> Failure {
+    let message = if Instant::now() >= deadline {
+        format!("{provider} upstream did not finish in time")
+    } else {
+        format!("{provider} upstream sent nothing for {idle:?}")
+    };
+    Failure::fatal(timeout_error(provider, message))
 }
 
 /// The readable part of an upstream error body: its `error.message` when it is JSON (OpenAI
@@ -497,6 +569,13 @@ pub(crate) trait SseDecoder: Send + 'static {
     fn event(&mut self, name: &str, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), Failure>;
     /// The body ended: the last events, or a failure if the answer was cut short.
     fn eof(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), Failure>;
+    /// A whole JSON answer (`body` starts with `{`) sent where a stream was asked for: the
+    /// events its stream would have carried, `Done` last. By default it is read as an SSE
+    /// parser reads it: a stream that ended before its first event.
+    fn whole_answer(&mut self, body: &[u8], out: &mut Vec<StreamEvent>) -> Result<(), Failure> {
+        let _ = body;
+        self.eof(out)
+    }
 }
 
 type SseEvents<S> = Pin<Box<eventsource_stream::EventStream<S>>>;
@@ -550,13 +629,8 @@ where
             let next = match tokio::time::timeout_at(until, st.events.next()).await {
                 Ok(next) => next,
                 Err(_) => {
-                    let message = if Instant::now() >= st.deadline {
-                        format!("{} upstream did not finish in time", st.provider)
-                    } else {
-                        format!("{} upstream sent nothing for {:?}", st.provider, st.idle)
-                    };
                     st.pending
-                        .push_back(Err(Failure::fatal(timeout_error(st.provider, message))));
+                        .push_back(Err(silence(st.provider, st.idle, st.deadline)));
                     continue;
                 }
             };
@@ -770,6 +844,19 @@ pub(crate) mod tests {
         let header = up.key_header("Bearer ").unwrap();
         assert!(header.is_sensitive());
         assert!(!format!("{header:?}").contains("secret"));
+    }
+
+    #[test]
+    fn only_an_event_stream_content_type_is_taken_at_its_word() {
+        let mut h = HeaderMap::new();
+        assert!(!is_event_stream(&h));
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("Text/Event-Stream; charset=utf-8"),
+        );
+        assert!(is_event_stream(&h));
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        assert!(!is_event_stream(&h));
     }
 
     #[test]

@@ -309,3 +309,43 @@ async fn stop_cuts_hung_requests_and_slow_streams() {
     assert!(hung.await.unwrap().is_err());
     assert!(read_body(streaming, Instant::now()).await.error.is_some());
 }
+
+#[tokio::test]
+async fn no_stream_answers_a_stream_request_with_the_whole_reply() {
+    let mock = MockLlm::start().await;
+    let mut request = chat("hi");
+    request["stream"] = json!(true);
+    for path in ["/v1/chat/completions", "/v1/messages"] {
+        mock.push(Script {
+            text: Some("all at once".into()),
+            no_stream: true,
+            ..Script::default()
+        });
+        let response = post(&mock, path, &request).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(content(&body), "all at once", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn raw_body_is_sent_verbatim_without_a_content_type() {
+    let mock = MockLlm::start().await;
+    mock.push(Script {
+        raw_body: Some(r#"{"choices": [ oops"#.into()),
+        ..Script::default()
+    });
+    mock.push(Script {
+        raw_body: Some("<html>bad gateway</html>".into()),
+        status: Some(502),
+        ..Script::default()
+    });
+    let response = post(&mock, "/v1/chat/completions", &chat("hi")).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("content-type").is_none());
+    assert_eq!(response.text().await.unwrap(), r#"{"choices": [ oops"#);
+    let response = post(&mock, "/v1/messages", &chat("hi")).await;
+    assert_eq!(response.status(), 502);
+    assert_eq!(response.text().await.unwrap(), "<html>bad gateway</html>");
+}
