@@ -4,6 +4,7 @@
 //! on port 0 (`spawn_app`). `TestApp` has one helper per common call.
 
 pub mod load;
+pub mod pg_proxy;
 pub mod process;
 pub mod services;
 pub mod sse;
@@ -44,6 +45,8 @@ pub struct AppOptions {
     pub configure: Box<dyn FnOnce(&mut Config) + Send>,
     /// A worker in the same process (as `serve --with-worker`); `None`: API only.
     pub worker: Option<openclaw_worker::WorkerConfig>,
+    /// Connections in the app's pool.
+    pub pool_size: u32,
 }
 
 /// A worker configured for tests: short leases, so a lost worker's jobs return quickly.
@@ -65,6 +68,7 @@ impl Default for AppOptions {
             redis: RedisMode::Shared(fresh_prefix()),
             configure: Box::new(|_| {}),
             worker: Some(test_worker()),
+            pool_size: 10,
         }
     }
 }
@@ -105,7 +109,7 @@ pub async fn spawn_with(opts: AppOptions) -> TestApp {
         Some(url) => url,
         None => svc.fresh_database().await,
     };
-    let store = Store::connect(&database_url, 10)
+    let store = Store::connect(&database_url, opts.pool_size)
         .await
         .expect("connect to the test database");
     let redis = match &opts.redis {
@@ -191,6 +195,19 @@ impl TestApp {
             ..Default::default()
         })
         .await
+    }
+
+    /// Writes what the app's runs left behind (stateless runs, usage) now, as its next
+    /// write-behind window would.
+    pub async fn flush_write_behind(&self) {
+        let running = self.running.as_ref().expect("the app is running");
+        running
+            .state
+            .runs()
+            .write_behind()
+            .flush()
+            .await
+            .expect("write-behind batch written");
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {

@@ -1,10 +1,13 @@
-//! The load generator behind `make bench`: a fixed number of tasks looping requests over one
-//! keep-alive client, exact percentiles from every recorded latency.
+//! The load generator behind `make bench`: a fixed number of tasks looping requests, each over a
+//! keep-alive connection, exact percentiles from every recorded latency.
 
+use std::io::Write as _;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
+use axum::body::Bytes;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Client, RequestBuilder, Url};
 
@@ -13,13 +16,68 @@ use reqwest::{Client, RequestBuilder, Url};
 pub const WARM_UP: Duration = Duration::from_secs(2);
 /// Above this share of failed requests the figures do not describe the server.
 pub const MAX_ERROR_RATE: f64 = 0.01;
+/// A request of a load task that takes longer counts as failed (the task goes on), so a stuck
+/// server ends the measurement rather than hanging it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The numbers `{n}` in a [`Body::numbered`] takes: process-wide, so no two requests of a
+/// bench (across its measurements and warm-ups) carry the same one.
+static NEXT_N: AtomicU64 = AtomicU64::new(0);
+
+/// A JSON body to POST, built once. A fixed one goes out as the same bytes every time (no
+/// copy); a numbered one has its `{n}` replaced on each request by a number no other request
+/// of this process had (a fresh session key per request, say).
+#[derive(Clone)]
+pub struct Body {
+    head: Bytes,
+    /// What follows `{n}`, for a numbered body.
+    tail: Option<Bytes>,
+}
+
+impl Body {
+    pub const PLACEHOLDER: &'static str = "{n}";
+
+    pub fn fixed(bytes: impl Into<Vec<u8>>) -> Body {
+        Body {
+            head: Bytes::from(bytes.into()),
+            tail: None,
+        }
+    }
+
+    /// `bytes` with `{n}` (its first occurrence) replaced per request; `None` without one.
+    pub fn numbered(bytes: impl Into<Vec<u8>>) -> Option<Body> {
+        let all = Bytes::from(bytes.into());
+        let p = Self::PLACEHOLDER.as_bytes();
+        let at = all.windows(p.len()).position(|w| w == p)?;
+        Some(Body {
+            head: all.slice(..at),
+            tail: Some(all.slice(at + p.len()..)),
+        })
+    }
+
+    /// The bytes of the next request.
+    fn next(&self) -> reqwest::Body {
+        match &self.tail {
+            None => self.head.clone().into(),
+            Some(tail) => {
+                let n = NEXT_N.fetch_add(1, Ordering::Relaxed);
+                let mut buf = Vec::with_capacity(self.head.len() + 20 + tail.len());
+                buf.extend_from_slice(&self.head);
+                write!(buf, "{n}").expect("writing to a Vec cannot fail");
+                buf.extend_from_slice(tail);
+                buf.into()
+            }
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Target {
     pub label: &'static str,
     pub url: Url,
     pub authorization: Option<HeaderValue>,
     /// A JSON body to POST; `None` sends a GET.
-    pub body: Option<Vec<u8>>,
+    pub body: Option<Body>,
     /// Record the time to the first byte of the body (time to first token for a stream) rather
     /// than to its end; the rest is still read before the next request.
     pub first_byte: bool,
@@ -36,12 +94,24 @@ impl Target {
         }
     }
 
+    pub fn post(
+        label: &'static str,
+        url: Url,
+        authorization: Option<HeaderValue>,
+        body: Body,
+    ) -> Target {
+        Target {
+            body: Some(body),
+            ..Target::get(label, url, authorization)
+        }
+    }
+
     pub fn request(&self, client: &Client) -> RequestBuilder {
         let req = match &self.body {
             Some(body) => client
                 .post(self.url.clone())
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone()),
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(body.next()),
             None => client.get(self.url.clone()),
         };
         match &self.authorization {
@@ -49,6 +119,20 @@ impl Target {
             None => req,
         }
     }
+}
+
+/// The client of one load task ([`measure_own_clients`]): HTTP/1.1 over a single keep-alive
+/// connection (the task has one request in flight at a time) with Nagle off, no proxy lookup,
+/// and no pool shared with other tasks.
+pub fn task_client() -> reqwest::Result<Client> {
+    Client::builder()
+        .http1_only()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(1)
+        .pool_idle_timeout(None)
+        .no_proxy()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
 }
 
 /// What one load task saw during the measured window.
@@ -71,6 +155,23 @@ pub struct Measured {
     pub max: u32,
 }
 
+impl Measured {
+    /// Share of the requests that failed (0 when none were sent).
+    pub fn error_rate(&self) -> f64 {
+        let total = self.ok as f64 + self.errors as f64;
+        if total > 0.0 {
+            self.errors as f64 / total
+        } else {
+            0.0
+        }
+    }
+
+    /// Whether the figures describe the server: some requests passed, few failed.
+    pub fn valid(&self) -> bool {
+        self.ok > 0 && self.error_rate() <= MAX_ERROR_RATE
+    }
+}
+
 pub fn env_or<T: FromStr>(name: &str, default: T) -> anyhow::Result<T> {
     match std::env::var(name) {
         Ok(v) => v
@@ -91,7 +192,8 @@ async fn request(client: &Client, target: &Target) -> Result<Duration, String> {
         .await
         .map_err(|e| format!("transport: {e}"))?;
     let status = resp.status();
-    let mut body = Vec::new();
+    // Kept only to explain a failure: a successful body is read and dropped chunk by chunk.
+    let mut failed_body = Vec::new();
     let mut first = None;
     while let Some(chunk) = resp
         .chunk()
@@ -99,14 +201,14 @@ async fn request(client: &Client, target: &Target) -> Result<Duration, String> {
         .map_err(|e| format!("{status}, body: {e}"))?
     {
         first.get_or_insert_with(|| sent.elapsed());
-        if body.len() < 300 {
-            body.extend_from_slice(&chunk);
+        if !status.is_success() && failed_body.len() < 300 {
+            failed_body.extend_from_slice(&chunk);
         }
     }
     if !status.is_success() {
         return Err(format!(
             "{status}: {}",
-            String::from_utf8_lossy(&body[..body.len().min(300)])
+            String::from_utf8_lossy(&failed_body[..failed_body.len().min(300)])
         ));
     }
     Ok(match (target.first_byte, first) {
@@ -124,13 +226,31 @@ pub async fn measure(
     concurrency: usize,
     window: Duration,
 ) -> Measured {
+    run(vec![client.clone(); concurrency], target, window).await
+}
+
+/// As [`measure`], but each task has a [`task_client`] of its own, so its own connection and no
+/// pool to contend for: the client side stays out of the way of a fast server.
+pub async fn measure_own_clients(
+    target: &Target,
+    concurrency: usize,
+    window: Duration,
+) -> anyhow::Result<Measured> {
+    let clients = (0..concurrency)
+        .map(|_| task_client())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(run(clients, target, window).await)
+}
+
+/// One looping task per client in `clients`.
+async fn run(clients: Vec<Client>, target: &Target, window: Duration) -> Measured {
     let measure_from = Instant::now() + WARM_UP;
     let end = measure_from + window;
     // Sized for ~50k requests/s in all, so the vectors rarely grow inside the window.
-    let per_task = (window.as_secs_f64() * 50_000.0 / concurrency as f64) as usize;
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let client = client.clone();
+    let per_task = (window.as_secs_f64() * 50_000.0 / clients.len().max(1) as f64) as usize;
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|client| {
             let target = target.clone();
             tokio::spawn(async move {
                 let mut w = Worker {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// Path of the `openclaw` binary of this build (in the same target profile directory),
 /// brought up to date first: `cargo test -p openclaw-tests` alone does not rebuild other
@@ -185,4 +186,35 @@ pub async fn wait_until_up(url: &str) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// Sends `signal` (`-TERM`, `-KILL`) to `child`.
+pub fn kill(child: &Child, signal: &str) {
+    let ok = Command::new("kill")
+        .args([signal, &child.pid().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {signal} failed");
+}
+
+/// Waits (bounded) for `child` to exit; its status and whatever it wrote to a piped stderr.
+pub async fn exit_of(child: &mut Child, within: Duration) -> (std::process::ExitStatus, String) {
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < within,
+            "process did not exit within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut logs = String::new();
+    if let Some(mut err) = child.0.stderr.take() {
+        use std::io::Read;
+        let _ = err.read_to_string(&mut logs);
+    }
+    (status, logs)
 }

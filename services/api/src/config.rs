@@ -44,6 +44,10 @@ pub struct Config {
     /// How long a run's hold on its session's turn lasts unless renewed: after a replica dies,
     /// the next run in that session waits at most this long.
     pub run_turn_lease: Duration,
+    /// How often runs whose replica died are looked for (and ended, failed).
+    pub run_sweep_interval: Duration,
+    /// The batch that writes stateless runs and usage behind the requests.
+    pub write_behind: openclaw_store::WriteBehindConfig,
     /// Recall into runs, the memory tools, compaction ages.
     pub memory: openclaw_engine::memory::MemoryConfig,
     /// The outbound guard and settings of skills that reach the network.
@@ -109,6 +113,8 @@ impl Default for Config {
             last_used_flush: Duration::from_secs(5),
             drain_delay: Duration::ZERO,
             run_turn_lease: Duration::from_secs(30),
+            run_sweep_interval: Duration::from_secs(5),
+            write_behind: Default::default(),
             memory: Default::default(),
             skills: Default::default(),
             ws: Default::default(),

@@ -78,6 +78,8 @@ pub fn build_state(
         openclaw_engine::RunsConfig {
             max_run: config.request_timeout,
             turn_lease: config.run_turn_lease,
+            sweep_interval: config.run_sweep_interval,
+            write_behind: config.write_behind.clone(),
             memory: config.memory.clone(),
             skills: config.skills.clone(),
             ..Default::default()
@@ -285,6 +287,9 @@ pub async fn serve(
             }
         });
     }
+    state
+        .tracker()
+        .spawn(state.runs().clone().sweep_until(shutdown.clone()));
     let app = router(state.clone());
     // Nagle plus delayed ACKs stalls small responses and SSE frames: always TCP_NODELAY.
     let listener = listener.tap_io(|tcp| {
@@ -315,6 +320,8 @@ pub async fn serve(
             tracing::warn!("background work did not finish within 30 s of shutdown");
         }
         st.auth().flush_last_used().await;
+        // After the last run: what they left behind (stateless runs, usage) is written now.
+        st.runs().close().await;
         tracing::info!("replica stopped");
     });
     Ok(Running {

@@ -12,6 +12,7 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use openclaw_domain::{Limits, TenantId};
+use openclaw_engine::run::quota::counter_name;
 use openclaw_store::redis::Redis;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -34,6 +35,9 @@ pub struct Decision {
     /// Until the whole burst is available again.
     pub reset_after: Duration,
     pub source: LimitSource,
+    /// The tenant's tokens of the day as the shared counter says, read in the same call
+    /// (`None` from the local fallback).
+    pub tokens_used: Option<u64>,
 }
 
 pub struct TenantLimiter {
@@ -62,7 +66,8 @@ impl TenantLimiter {
             // The cell is named by its limits too: state built up under old limits (say, a
             // drained burst before an upgrade) must not carry over into new ones.
             let cell = format!("rl:{tenant}:{}:{}", limits.requests_per_hour, limits.burst);
-            if let Ok(o) = redis.gcra(&cell, interval, limits.burst).await {
+            let tokens = counter_name(tenant, chrono::Utc::now().date_naive());
+            if let Ok(o) = redis.gcra(&cell, &tokens, interval, limits.burst).await {
                 return Decision {
                     allowed: o.allowed,
                     limit_per_hour: limits.requests_per_hour,
@@ -71,6 +76,7 @@ impl TenantLimiter {
                     retry_after: o.retry_after,
                     reset_after: o.reset_after,
                     source: LimitSource::Shared,
+                    tokens_used: Some(o.tokens),
                 };
             }
             metrics::counter!("openclaw_rate_limit_fallback_total").increment(1);
@@ -97,6 +103,7 @@ impl TenantLimiter {
             retry_after: Duration::ZERO,
             reset_after: Duration::ZERO,
             source: LimitSource::Local,
+            tokens_used: None,
         };
         match cell.check() {
             Ok(snapshot) => {

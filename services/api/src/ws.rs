@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use tokio::sync::OwnedSemaphorePermit;
 use uuid::Uuid;
 
-use crate::auth::{Authenticated, Credential};
+use crate::auth::{Authenticated, Credential, PermitSlot};
 use crate::config::VERSION;
 use crate::error::ApiError;
 use crate::extract::{parse_json, ApiQuery};
@@ -758,7 +758,7 @@ impl Conn {
         self.chats.fetch_add(1, Ordering::SeqCst);
         Some(ChatPermit {
             chats: self.chats.clone(),
-            _tenant: permit,
+            tenant: Arc::new(permit),
         })
     }
 
@@ -777,11 +777,11 @@ impl Conn {
         let Some(permit) = self.chat_permit(id, &auth).await else {
             return;
         };
-        let (started, stream) = match agent_start(&self.state, &auth, body, Some("websocket")).await
-        {
-            Ok(s) => s,
-            Err(ApiError(e)) => return self.error(id, &e).await,
-        };
+        let (started, stream) =
+            match agent_start(&self.state, &permit.caller(&auth), body, Some("websocket")).await {
+                Ok(s) => s,
+                Err(ApiError(e)) => return self.error(id, &e).await,
+            };
         let run_id = run_wire_id(started.run_id);
         self.send(&event(
             "chat.started",
@@ -840,14 +840,20 @@ impl Conn {
             session_key: Some(conversation),
             ..Default::default()
         };
-        let started =
-            match crate::routes::runs::start(&self.state, &auth, req, "conversation_id").await {
-                Ok(s) => s,
-                Err(ApiError(e)) => {
-                    self.error(id, &e).await;
-                    return Flow::Continue;
-                }
-            };
+        let started = match crate::routes::runs::start(
+            &self.state,
+            &permit.caller(&auth),
+            req,
+            "conversation_id",
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(ApiError(e)) => {
+                self.error(id, &e).await;
+                return Flow::Continue;
+            }
+        };
         let out = self.out.clone();
         let id = id.clone();
         self.state.tracker().spawn(async move {
@@ -879,7 +885,18 @@ impl Conn {
 /// concurrent requests.
 struct ChatPermit {
     chats: Arc<AtomicUsize>,
-    _tenant: OwnedSemaphorePermit,
+    tenant: Arc<OwnedSemaphorePermit>,
+}
+
+impl ChatPermit {
+    /// The caller as the chat's run sees it: the run holds the tenant's permit too, until it
+    /// ends (it may outlive the stream on this socket).
+    fn caller(&self, auth: &Authenticated) -> Authenticated {
+        Authenticated {
+            permit: PermitSlot::holding(self.tenant.clone()),
+            ..auth.clone()
+        }
+    }
 }
 
 impl Drop for ChatPermit {
@@ -958,10 +975,9 @@ async fn forward_chat(
             RunEventKind::Error {
                 code,
                 message,
-                status,
+                kind,
                 ..
             } => {
-                let kind = ErrorKind::from_status(status);
                 let mut frame = error_event(&id, &Error::new(kind, message), Some(&run_id));
                 // The run's own code (`cancelled`, `upstream_error`…) says what happened.
                 frame["code"] = json!(code);

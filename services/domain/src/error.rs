@@ -51,6 +51,29 @@ impl ErrorKind {
         }
     }
 
+    pub const ALL: [ErrorKind; 15] = [
+        ErrorKind::InvalidRequest,
+        ErrorKind::Unauthorized,
+        ErrorKind::Forbidden,
+        ErrorKind::NotFound,
+        ErrorKind::MethodNotAllowed,
+        ErrorKind::Timeout,
+        ErrorKind::Conflict,
+        ErrorKind::PayloadTooLarge,
+        ErrorKind::UnsupportedMediaType,
+        ErrorKind::IdempotencyMismatch,
+        ErrorKind::RateLimited,
+        ErrorKind::Internal,
+        ErrorKind::Upstream,
+        ErrorKind::Unavailable,
+        ErrorKind::UpstreamTimeout,
+    ];
+
+    /// The kind whose `code` this is (a stored error names its code, not its kind).
+    pub fn from_code(code: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.parts().1 == code)
+    }
+
     pub fn from_status(status: u16) -> ErrorKind {
         match status {
             401 => ErrorKind::Unauthorized,
@@ -132,3 +155,18 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    #[test]
+    fn status_and_code_each_name_one_kind() {
+        for kind in ErrorKind::ALL {
+            let (status, code, _) = kind.parts();
+            assert_eq!(ErrorKind::from_status(status), kind, "{status}");
+            assert_eq!(ErrorKind::from_code(code), Some(kind), "{code}");
+        }
+        assert_eq!(ErrorKind::from_code("cancelled"), None);
+    }
+}

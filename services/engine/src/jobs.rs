@@ -488,7 +488,7 @@ impl Jobs {
     }
 
     /// Follows a started run to its end, noting it on the job and reporting progress.
-    async fn follow(&self, attempt: &Arc<Attempt>, mut started: Started) -> Verdict {
+    async fn follow(&self, attempt: &Arc<Attempt>, started: Started) -> Verdict {
         *attempt.run.lock().expect("attempt run") = Some(started.run_id);
         if let Err(e) = self
             .inner
@@ -499,55 +499,38 @@ impl Jobs {
             tracing::warn!(error = %e, "cannot note a job's run");
         }
         attempt.set_progress(10);
-        while let Some(event) = started.events.next().await {
-            match event.kind {
-                RunEventKind::ToolResult { .. } => {
+        let (model, run_id, session) = (started.model, started.run_id, started.session_key);
+        let outcome = started
+            .events
+            .outcome_with(|event| {
+                if let RunEventKind::ToolResult { .. } = event.kind {
                     let p = attempt.progress.load(Ordering::Relaxed);
                     attempt.set_progress(p + 10);
                 }
-                RunEventKind::Done {
-                    content,
-                    finish_reason,
-                    input_tokens,
-                    output_tokens,
-                    ..
-                } => {
-                    return Verdict::Completed(json!({
-                        "content": content,
-                        "model": started.model,
-                        "finish_reason": finish_reason,
-                        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
-                        "run_id": run_wire_id(started.run_id),
-                        "session_id": started.session_key,
-                    }))
+            })
+            .await;
+        match outcome {
+            Ok(done) => Verdict::Completed(json!({
+                "content": done.content,
+                "model": model,
+                "finish_reason": done.finish_reason,
+                "usage": {"input_tokens": done.input_tokens, "output_tokens": done.output_tokens},
+                "run_id": run_wire_id(run_id),
+                "session_id": session,
+            })),
+            // Stopped through the job (cancel, hand-back), or its run was aborted on its own
+            // (`POST /v1/runs/{id}/abort`): the latter ends the job too, rather than leaving it
+            // for the reaper to run again.
+            Err(e) if e.details["reason"] == "cancelled" => {
+                if attempt.cancel.is_cancelled() {
+                    Verdict::Cancelled
+                } else {
+                    Verdict::Failed(Error::new(ErrorKind::Conflict, e.message))
                 }
-                RunEventKind::Error {
-                    code,
-                    message,
-                    status,
-                    retryable,
-                } => {
-                    if code == "cancelled" {
-                        // Stopped through the job (cancel, hand-back), or its run was aborted
-                        // on its own (`POST /v1/runs/{id}/abort`): the latter ends the job too,
-                        // rather than leaving it for the reaper to run again.
-                        return if attempt.cancel.is_cancelled() {
-                            Verdict::Cancelled
-                        } else {
-                            Verdict::Failed(Error::new(ErrorKind::Conflict, message))
-                        };
-                    }
-                    let e = Error::new(ErrorKind::from_status(status), message);
-                    return if retryable {
-                        Verdict::Retry(e)
-                    } else {
-                        Verdict::Failed(e)
-                    };
-                }
-                _ => {}
             }
+            Err(e) if crate::run::is_transient(&e) => Verdict::Retry(e),
+            Err(e) => Verdict::Failed(e),
         }
-        Verdict::Failed(Error::internal())
     }
 
     /// An async message: the run was recorded when the client sent it; execute (or resume) it.

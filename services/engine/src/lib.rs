@@ -2,6 +2,7 @@
 //! handlers. Today: the model providers (`provider`), runs (`run`), job handlers (`jobs`) and
 //! the built-in skills (`skills`).
 
+pub mod executor;
 pub mod jobs;
 pub mod memory;
 pub mod outbound;
@@ -14,6 +15,6 @@ pub use provider::{
     Provider, Providers, ProvidersConfig, Role, StreamEvent, ToolCall, ToolChoice, ToolSpec, Usage,
 };
 pub use run::{
-    Queued, RunEvent, RunEventKind, RunRequest, Runs, RunsConfig, Started, Subscription,
-    ToolExecutor,
+    Done, Queued, RunEvent, RunEventKind, RunRequest, Runs, RunsConfig, Started, Subscription,
+    TokenQuota, ToolExecutor,
 };

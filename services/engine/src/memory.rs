@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::executor::ToolExecutor;
 use crate::provider::{ChatMessage, ChatRequest, Providers, ToolCall, ToolSpec};
-use crate::run::ToolExecutor;
 use crate::skills::{builtin, tool_error};
 
 /// Longest memory, in bytes: a memory is a note, not a document store.

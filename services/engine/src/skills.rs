@@ -689,7 +689,7 @@ pub struct InstalledTools {
 }
 
 #[async_trait::async_trait]
-impl crate::run::ToolExecutor for InstalledTools {
+impl crate::executor::ToolExecutor for InstalledTools {
     fn tools(&self) -> Vec<crate::provider::ToolSpec> {
         self.skills.iter().map(Resolved::tool_spec).collect()
     }

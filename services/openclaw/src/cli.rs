@@ -100,6 +100,44 @@ pub struct WorkerArgs {
     pub memory: MemoryArgs,
     #[command(flatten)]
     pub skills: SkillArgs,
+    #[command(flatten)]
+    pub runs: RunArgs,
+}
+
+/// How runs hold their place and what they leave to be written behind them (API and workers).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// A run's lease (and its session's turn), renewed while it works: a dead replica's runs
+    /// end, failed, within this plus the sweep interval.
+    #[arg(long, env = "OPENCLAW_RUN_LEASE_SECS", default_value_t = 30)]
+    pub run_lease_secs: u64,
+    /// How often runs whose lease lapsed are looked for.
+    #[arg(long, env = "OPENCLAW_RUN_SWEEP_SECS", default_value_t = 5)]
+    pub run_sweep_secs: u64,
+    /// The longest a stateless run's record or a run's usage waits to be written.
+    #[arg(long, env = "OPENCLAW_WRITE_BEHIND_MS", default_value_t = 100)]
+    pub write_behind_ms: u64,
+    /// A write-behind batch this large is written at once.
+    #[arg(long, env = "OPENCLAW_WRITE_BEHIND_ROWS", default_value_t = 500)]
+    pub write_behind_rows: usize,
+}
+
+impl RunArgs {
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.run_lease_secs.max(1))
+    }
+
+    pub fn sweep_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.run_sweep_secs.max(1))
+    }
+
+    pub fn write_behind(&self) -> openclaw_store::WriteBehindConfig {
+        openclaw_store::WriteBehindConfig {
+            window: std::time::Duration::from_millis(self.write_behind_ms.clamp(1, 60_000)),
+            max_rows: self.write_behind_rows.max(1),
+            ..Default::default()
+        }
+    }
 }
 
 /// Skills that reach the network (API.md §5.5, §7); read by `serve` and `worker`.

@@ -226,6 +226,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         memory: args.worker.memory.config(),
         skills: args.worker.skills.config(),
         ws: args.ws.config(),
+        run_turn_lease: args.worker.runs.lease(),
+        run_sweep_interval: args.worker.runs.sweep_interval(),
+        write_behind: args.worker.runs.write_behind(),
         ..Config::default()
     };
     if config.jwt_default_ttl.is_zero() || config.jwt_default_ttl > config.jwt_max_ttl {
@@ -292,6 +295,9 @@ fn worker_config(args: &crate::cli::WorkerArgs) -> openclaw_worker::WorkerConfig
         runs: openclaw_engine::RunsConfig {
             memory: args.memory.config(),
             skills: args.skills.config(),
+            turn_lease: args.runs.lease(),
+            sweep_interval: args.runs.sweep_interval(),
+            write_behind: args.runs.write_behind(),
             ..Default::default()
         },
         ..Default::default()

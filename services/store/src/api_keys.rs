@@ -147,32 +147,35 @@ impl Store {
         new: NewApiKey<'_>,
     ) -> Result<(ApiKeyRecord, ApiKeySecret)> {
         let secret = ApiKeySecret::generate();
-        let mut tx = self.tenant_tx(new.tenant).await?;
-        let row: KeyRow = sqlx::query_as(&format!(
-            "INSERT INTO api_keys AS k (tenant_id, id, key_hash, prefix, last4, name, scopes, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {KEY_COLUMNS}"
-        ))
-        .bind(new.tenant.as_uuid())
-        .bind(ApiKeyId::new().as_uuid())
-        .bind(secret.hash().0.to_vec())
-        .bind(secret.display_prefix())
-        .bind(secret.last4())
-        .bind(new.name)
-        .bind(new.scopes.map(|s| s.names().into_iter().map(String::from).collect::<Vec<_>>()))
-        .bind(new.expires_at)
-        .fetch_one(&mut *tx)
-        .await?;
-        let key = ApiKeyRecord::try_from(row)?;
-        audit::record(
-            &mut *tx,
-            new.tenant,
-            actor,
-            "key.created",
-            &key.id.to_string(),
-            json!({"name": key.name, "prefix": key.prefix, "scopes": key.scopes}),
-        )
-        .await?;
-        tx.commit().await?;
+        let key = self
+            .in_tenant(new.tenant, async |c| {
+                let row: KeyRow = sqlx::query_as(&format!(
+                    "INSERT INTO api_keys AS k (tenant_id, id, key_hash, prefix, last4, name, scopes, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {KEY_COLUMNS}"
+                ))
+                .bind(new.tenant.as_uuid())
+                .bind(ApiKeyId::new().as_uuid())
+                .bind(secret.hash().0.to_vec())
+                .bind(secret.display_prefix())
+                .bind(secret.last4())
+                .bind(new.name)
+                .bind(new.scopes.map(|s| s.names().into_iter().map(String::from).collect::<Vec<_>>()))
+                .bind(new.expires_at)
+                .fetch_one(&mut *c)
+                .await?;
+                let key = ApiKeyRecord::try_from(row)?;
+                audit::record(
+                    c,
+                    new.tenant,
+                    actor,
+                    "key.created",
+                    &key.id.to_string(),
+                    json!({"name": key.name, "prefix": key.prefix, "scopes": key.scopes}),
+                )
+                .await?;
+                Ok(key)
+            })
+            .await?;
         Ok((key, secret))
     }
 
@@ -182,29 +185,33 @@ impl Store {
         tenant: TenantId,
         include_revoked: bool,
     ) -> Result<Vec<ApiKeyRecord>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let rows: Vec<KeyRow> = sqlx::query_as(&format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.tenant_id = $1 \
-             AND ($2 OR k.revoked_at IS NULL) ORDER BY k.id DESC"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(include_revoked)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let rows: Vec<KeyRow> = self
+            .in_tenant(tenant, async |c| {
+                Ok(sqlx::query_as(&format!(
+                    "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.tenant_id = $1 \
+                     AND ($2 OR k.revoked_at IS NULL) ORDER BY k.id DESC"
+                ))
+                .bind(tenant.as_uuid())
+                .bind(include_revoked)
+                .fetch_all(c)
+                .await?)
+            })
+            .await?;
         rows.into_iter().map(ApiKeyRecord::try_from).collect()
     }
 
     pub async fn get_key(&self, tenant: TenantId, id: ApiKeyId) -> Result<Option<ApiKeyRecord>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let row: Option<KeyRow> = sqlx::query_as(&format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.tenant_id = $1 AND k.id = $2"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(id.as_uuid())
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let row: Option<KeyRow> = self
+            .in_tenant(tenant, async |c| {
+                Ok(sqlx::query_as(&format!(
+                    "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.tenant_id = $1 AND k.id = $2"
+                ))
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_optional(c)
+                .await?)
+            })
+            .await?;
         row.map(ApiKeyRecord::try_from).transpose()
     }
 
@@ -216,36 +223,34 @@ impl Store {
         tenant: TenantId,
         key: ApiKeyId,
     ) -> Result<Option<ApiKeyRecord>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let prior: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
-            "SELECT revoked_at FROM api_keys WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
-        )
-        .bind(tenant.as_uuid())
-        .bind(key.as_uuid())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(prior) = prior else { return Ok(None) };
-        let row: KeyRow = sqlx::query_as(&format!(
-            "UPDATE api_keys AS k SET revoked_at = coalesce(k.revoked_at, now()) \
-             WHERE k.tenant_id = $1 AND k.id = $2 RETURNING {KEY_COLUMNS}"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(key.as_uuid())
-        .fetch_one(&mut *tx)
-        .await?;
-        if prior.is_none() {
-            audit::record(
-                &mut *tx,
-                tenant,
-                actor,
-                "key.revoked",
-                &key.to_string(),
-                json!({}),
-            )
+        let row = self
+            .in_tenant(tenant, async |c| {
+                let prior: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
+                    "SELECT revoked_at FROM api_keys WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+                )
+                .bind(tenant.as_uuid())
+                .bind(key.as_uuid())
+                .fetch_optional(&mut *c)
+                .await?;
+                let Some(prior) = prior else { return Ok(None) };
+                let row: KeyRow = sqlx::query_as(&format!(
+                    "UPDATE api_keys AS k SET revoked_at = coalesce(k.revoked_at, now()) \
+                     WHERE k.tenant_id = $1 AND k.id = $2 RETURNING {KEY_COLUMNS}"
+                ))
+                .bind(tenant.as_uuid())
+                .bind(key.as_uuid())
+                .fetch_one(&mut *c)
+                .await?;
+                if prior.is_none() {
+                    audit::record(c, tenant, actor, "key.revoked", &key.to_string(), json!({}))
+                        .await?;
+                }
+                Ok(Some(row))
+            })
             .await?;
-        }
-        tx.commit().await?;
-        Ok(Some(ApiKeyRecord::try_from(row)?))
+        // Converted after the commit, as before: a stored row that does not convert is still
+        // revoked.
+        row.map(ApiKeyRecord::try_from).transpose()
     }
 
     /// The auth lookup: a key by its hash, with its tenant, across tenants by design.

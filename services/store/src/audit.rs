@@ -77,16 +77,18 @@ impl Store {
         tenant: TenantId,
         limit: i64,
     ) -> Result<(Vec<AuditEntry>, bool)> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let rows: Vec<AuditRow> = sqlx::query_as(
-            "SELECT id, actor, action, target, details, created_at FROM audit_log \
-             WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
-        )
-        .bind(tenant.as_uuid())
-        .bind(limit + 1)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let rows: Vec<AuditRow> = self
+            .in_tenant(tenant, async |c| {
+                Ok(sqlx::query_as(
+                    "SELECT id, actor, action, target, details, created_at FROM audit_log \
+                     WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+                )
+                .bind(tenant.as_uuid())
+                .bind(limit + 1)
+                .fetch_all(c)
+                .await?)
+            })
+            .await?;
         let has_more = rows.len() as i64 > limit;
         let entries = rows
             .into_iter()

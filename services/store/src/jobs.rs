@@ -6,10 +6,10 @@
 use chrono::{DateTime, Duration, Utc};
 use openclaw_domain::TenantId;
 use serde_json::{json, Value};
-use sqlx::FromRow;
+use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
 
 /// The NOTIFY channel a worker listens on; a commit that queues a job signals it.
 pub const JOBS_CHANNEL: &str = "openclaw_jobs";
@@ -191,11 +191,7 @@ fn job_payload(job: &JobRecord) -> Value {
     })
 }
 
-async fn record_event(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-    job: &JobRecord,
-    status_for_event: &str,
-) -> Result<()> {
+async fn record_event(c: &mut PgConnection, job: &JobRecord, status_for_event: &str) -> Result<()> {
     let Some(event) = event_for(&job.kind, status_for_event) else {
         return Ok(());
     };
@@ -204,7 +200,7 @@ async fn record_event(
         .bind(Uuid::now_v7())
         .bind(event)
         .bind(job_payload(job))
-        .execute(&mut **tx)
+        .execute(c)
         .await?;
     Ok(())
 }
@@ -216,10 +212,8 @@ fn millis(d: Duration) -> f64 {
 impl Store {
     /// Queues a job and wakes the workers (NOTIFY is delivered at commit).
     pub async fn enqueue_job(&self, tenant: TenantId, job: NewJob) -> Result<JobRecord> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let record = queue_in(&mut tx, tenant, &job).await?;
-        tx.commit().await?;
-        Ok(record)
+        self.in_tenant(tenant, async |c| queue_in(c, tenant, &job).await)
+            .await
     }
 
     /// Queues a job of a type a tenant may have only one of unfinished (memory compaction,
@@ -231,32 +225,32 @@ impl Store {
     ) -> Result<std::result::Result<JobRecord, JobRecord>> {
         // The unfinished one may end between the refused insert and the read: then try again.
         for _ in 0..3 {
-            let mut tx = self.tenant_tx(tenant).await?;
-            match queue_in(&mut tx, tenant, &job).await {
-                Ok(record) => {
-                    tx.commit().await?;
-                    return Ok(Ok(record));
-                }
-                Err(crate::StoreError::Db(sqlx::Error::Database(e))) if e.is_unique_violation() => {
-                    tx.rollback().await?;
-                }
+            // A refused insert is an `Err` out of `in_tenant`, so its transaction is rolled back.
+            match self
+                .in_tenant(tenant, async |c| queue_in(c, tenant, &job).await)
+                .await
+            {
+                Ok(record) => return Ok(Ok(record)),
+                Err(StoreError::Db(sqlx::Error::Database(e))) if e.is_unique_violation() => {}
                 Err(e) => return Err(e),
             }
-            let mut tx = self.tenant_tx(tenant).await?;
-            let existing: Option<JobRecord> = sqlx::query_as(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND type = $2 \
-                 AND status IN ('queued', 'running') ORDER BY created_at LIMIT 1"
-            ))
-            .bind(tenant.as_uuid())
-            .bind(&job.job_type)
-            .fetch_optional(&mut *tx)
-            .await?;
-            tx.commit().await?;
+            let existing: Option<JobRecord> = self
+                .in_tenant(tenant, async |c| {
+                    Ok(sqlx::query_as(&format!(
+                        "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND type = $2 \
+                         AND status IN ('queued', 'running') ORDER BY created_at LIMIT 1"
+                    ))
+                    .bind(tenant.as_uuid())
+                    .bind(&job.job_type)
+                    .fetch_optional(c)
+                    .await?)
+                })
+                .await?;
             if let Some(existing) = existing {
                 return Ok(Err(existing));
             }
         }
-        Err(crate::StoreError::Corrupt(format!(
+        Err(StoreError::Corrupt(format!(
             "cannot queue a `{}` job nor find the unfinished one",
             job.job_type
         )))
@@ -271,11 +265,12 @@ impl Store {
         lineage: Lineage,
         worker: &str,
     ) -> Result<JobRecord> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let record = insert_job(&mut tx, tenant, &job, Some(lineage), Some(worker)).await?;
-        record_event(&mut tx, &record, "queued").await?;
-        tx.commit().await?;
-        Ok(record)
+        self.in_tenant(tenant, async |c| {
+            let record = insert_job(c, tenant, &job, Some(lineage), Some(worker)).await?;
+            record_event(c, &record, "queued").await?;
+            Ok(record)
+        })
+        .await
     }
 
     pub async fn get_job(
@@ -284,17 +279,17 @@ impl Store {
         kind: JobKind,
         id: Uuid,
     ) -> Result<Option<JobRecord>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let row = sqlx::query_as(&format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id = $2 AND kind = $3"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(id)
-        .bind(kind.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(row)
+        self.in_tenant(tenant, async |c| {
+            Ok(sqlx::query_as(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id = $2 AND kind = $3"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(id)
+            .bind(kind.as_str())
+            .fetch_optional(c)
+            .await?)
+        })
+        .await
     }
 
     /// A page of a tenant's jobs of one kind, newest first, and how many match in all.
@@ -306,45 +301,46 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<JobRecord>, i64)> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let rows = sqlx::query_as(&format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND kind = $2 \
-             AND ($3::text IS NULL OR status = $3) \
-             ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(kind.as_str())
-        .bind(status)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&mut *tx)
-        .await?;
-        let total: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM jobs WHERE tenant_id = $1 AND kind = $2 \
-             AND ($3::text IS NULL OR status = $3)",
-        )
-        .bind(tenant.as_uuid())
-        .bind(kind.as_str())
-        .bind(status)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok((rows, total))
+        self.in_tenant(tenant, async |c| {
+            let rows = sqlx::query_as(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND kind = $2 \
+                 AND ($3::text IS NULL OR status = $3) \
+                 ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(kind.as_str())
+            .bind(status)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *c)
+            .await?;
+            let total: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM jobs WHERE tenant_id = $1 AND kind = $2 \
+                 AND ($3::text IS NULL OR status = $3)",
+            )
+            .bind(tenant.as_uuid())
+            .bind(kind.as_str())
+            .bind(status)
+            .fetch_one(&mut *c)
+            .await?;
+            Ok((rows, total))
+        })
+        .await
     }
 
     /// Sub-agents an agent spawned, oldest first.
     pub async fn job_children(&self, tenant: TenantId, parent: Uuid) -> Result<Vec<JobRecord>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let rows = sqlx::query_as(&format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND parent_id = $2 \
-             ORDER BY created_at, id"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(parent)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(rows)
+        self.in_tenant(tenant, async |c| {
+            Ok(sqlx::query_as(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND parent_id = $2 \
+                 ORDER BY created_at, id"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(parent)
+            .fetch_all(c)
+            .await?)
+        })
+        .await
     }
 
     /// Cancels a job that has not ended, with every sub-agent under it. A running one keeps
@@ -356,57 +352,58 @@ impl Store {
         kind: JobKind,
         id: Uuid,
     ) -> Result<CancelOutcome> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let before: Option<JobRecord> = sqlx::query_as(&format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id = $2 AND kind = $3 FOR UPDATE"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(id)
-        .bind(kind.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(before) = before else {
-            return Ok(CancelOutcome::NotFound);
-        };
-        if before.is_terminal() {
-            return Ok(CancelOutcome::AlreadyEnded(before));
-        }
-        let was_running = before.status == "running";
-        let job: JobRecord = sqlx::query_as(&format!(
-            "UPDATE jobs SET status = 'cancelled', lease_until = NULL, updated_at = now(), \
-             finished_at = now(), error = $3 WHERE tenant_id = $1 AND id = $2 RETURNING {JOB_COLUMNS}"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(id)
-        .bind(json!({"code": "cancelled", "message": "cancelled by the client"}))
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "WITH RECURSIVE family AS ( \
-                 SELECT id FROM jobs WHERE tenant_id = $1 AND parent_id = $2 \
-                 UNION SELECT j.id FROM jobs j JOIN family f ON j.parent_id = f.id WHERE j.tenant_id = $1) \
-             UPDATE jobs SET status = 'cancelled', updated_at = now(), finished_at = now(), error = $3 \
-             WHERE tenant_id = $1 AND id IN (SELECT id FROM family) AND status IN ('queued', 'running')",
-        )
-        .bind(tenant.as_uuid())
-        .bind(id)
-        .bind(json!({"code": "cancelled", "message": "its parent was cancelled"}))
-        .execute(&mut *tx)
-        .await?;
-        // A queued async message has a run that no worker will now start: it ends here.
-        if let (false, Some(run), JobKind::Message) = (was_running, job.run_id, kind) {
+        self.in_tenant(tenant, async |c| {
+            let before: Option<JobRecord> = sqlx::query_as(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id = $2 AND kind = $3 FOR UPDATE"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(id)
+            .bind(kind.as_str())
+            .fetch_optional(&mut *c)
+            .await?;
+            let Some(before) = before else {
+                return Ok(CancelOutcome::NotFound);
+            };
+            if before.is_terminal() {
+                return Ok(CancelOutcome::AlreadyEnded(before));
+            }
+            let was_running = before.status == "running";
+            let job: JobRecord = sqlx::query_as(&format!(
+                "UPDATE jobs SET status = 'cancelled', lease_until = NULL, updated_at = now(), \
+                 finished_at = now(), error = $3 WHERE tenant_id = $1 AND id = $2 RETURNING {JOB_COLUMNS}"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(id)
+            .bind(json!({"code": "cancelled", "message": "cancelled by the client"}))
+            .fetch_one(&mut *c)
+            .await?;
             sqlx::query(
-                "UPDATE runs SET status = 'cancelled', finished_at = now(), error = $3 \
-                 WHERE tenant_id = $1 AND id = $2 AND status = 'processing'",
+                "WITH RECURSIVE family AS ( \
+                     SELECT id FROM jobs WHERE tenant_id = $1 AND parent_id = $2 \
+                     UNION SELECT j.id FROM jobs j JOIN family f ON j.parent_id = f.id WHERE j.tenant_id = $1) \
+                 UPDATE jobs SET status = 'cancelled', updated_at = now(), finished_at = now(), error = $3 \
+                 WHERE tenant_id = $1 AND id IN (SELECT id FROM family) AND status IN ('queued', 'running')",
             )
             .bind(tenant.as_uuid())
-            .bind(run)
-            .bind(json!({"code": "cancelled", "message": "the run was aborted before it started"}))
-            .execute(&mut *tx)
+            .bind(id)
+            .bind(json!({"code": "cancelled", "message": "its parent was cancelled"}))
+            .execute(&mut *c)
             .await?;
-        }
-        tx.commit().await?;
-        Ok(CancelOutcome::Cancelled { job, was_running })
+            // A queued async message has a run that no worker will now start: it ends here.
+            if let (false, Some(run), JobKind::Message) = (was_running, job.run_id, kind) {
+                sqlx::query(
+                    "UPDATE runs SET status = 'cancelled', finished_at = now(), error = $3 \
+                     WHERE tenant_id = $1 AND id = $2 AND status = 'processing'",
+                )
+                .bind(tenant.as_uuid())
+                .bind(run)
+                .bind(json!({"code": "cancelled", "message": "the run was aborted before it started"}))
+                .execute(&mut *c)
+                .await?;
+            }
+            Ok(CancelOutcome::Cancelled { job, was_running })
+        })
+        .await
     }
 
     /// Claims the next job for `worker` (see [`Store::claim_jobs`]).
@@ -503,19 +500,20 @@ impl Store {
         attempt: i32,
         run: Uuid,
     ) -> Result<bool> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let done = sqlx::query(
-            "UPDATE jobs SET run_id = $4, updated_at = now() \
-             WHERE tenant_id = $1 AND id = $2 AND attempts = $3 AND status = 'running'",
-        )
-        .bind(tenant.as_uuid())
-        .bind(id)
-        .bind(attempt)
-        .bind(run)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        self.in_tenant(tenant, async |c| {
+            let done = sqlx::query(
+                "UPDATE jobs SET run_id = $4, updated_at = now() \
+                 WHERE tenant_id = $1 AND id = $2 AND attempts = $3 AND status = 'running'",
+            )
+            .bind(tenant.as_uuid())
+            .bind(id)
+            .bind(attempt)
+            .bind(run)
+            .execute(&mut *c)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
     }
 
     /// Ends `worker`'s attempt at a job, with its outbox event in the same commit. Returns the
@@ -529,88 +527,90 @@ impl Store {
         attempt: i32,
         end: JobEnd,
     ) -> Result<Option<JobRecord>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let fence = "WHERE tenant_id = $1 AND id = $2 AND worker = $3 AND attempts = $4 \
-                     AND status = 'running'";
-        let updated: Option<JobRecord> = match end {
-            JobEnd::Completed(result) => {
-                sqlx::query_as(&format!(
-                "UPDATE jobs SET status = 'completed', progress = 100, result = $5, error = NULL, \
-                     lease_until = NULL, finished_at = now(), updated_at = now() {fence} \
-                     RETURNING {JOB_COLUMNS}"
-            ))
-                .bind(tenant.as_uuid())
-                .bind(id)
-                .bind(worker)
-                .bind(attempt)
-                .bind(result)
-                .fetch_optional(&mut *tx)
-                .await?
+        self.in_tenant(tenant, async |c| {
+            let fence = "WHERE tenant_id = $1 AND id = $2 AND worker = $3 AND attempts = $4 \
+                         AND status = 'running'";
+            let updated: Option<JobRecord> = match end {
+                JobEnd::Completed(result) => {
+                    sqlx::query_as(&format!(
+                        "UPDATE jobs SET status = 'completed', progress = 100, result = $5, error = NULL, \
+                         lease_until = NULL, finished_at = now(), updated_at = now() {fence} \
+                         RETURNING {JOB_COLUMNS}"
+                    ))
+                    .bind(tenant.as_uuid())
+                    .bind(id)
+                    .bind(worker)
+                    .bind(attempt)
+                    .bind(result)
+                    .fetch_optional(&mut *c)
+                    .await?
+                }
+                JobEnd::Failed(error) => {
+                    sqlx::query_as(&format!(
+                        "UPDATE jobs SET status = 'failed', error = $5, lease_until = NULL, \
+                         finished_at = now(), updated_at = now() {fence} RETURNING {JOB_COLUMNS}"
+                    ))
+                    .bind(tenant.as_uuid())
+                    .bind(id)
+                    .bind(worker)
+                    .bind(attempt)
+                    .bind(error)
+                    .fetch_optional(&mut *c)
+                    .await?
+                }
+                JobEnd::Retry { error, after } => {
+                    sqlx::query_as(&format!(
+                        "UPDATE jobs SET error = $5, lease_until = NULL, updated_at = now(), \
+                         status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
+                         finished_at = CASE WHEN attempts >= max_attempts THEN now() END, \
+                         worker = CASE WHEN attempts >= max_attempts THEN worker END, \
+                         {REQUEUED_RUN}, \
+                         run_after = now() + $6 * interval '1 millisecond' {fence} \
+                         RETURNING {JOB_COLUMNS}"
+                    ))
+                    .bind(tenant.as_uuid())
+                    .bind(id)
+                    .bind(worker)
+                    .bind(attempt)
+                    .bind(error)
+                    .bind(millis(after))
+                    .fetch_optional(&mut *c)
+                    .await?
+                }
+                JobEnd::HandBack => {
+                    sqlx::query_as(&format!(
+                        "UPDATE jobs SET status = 'queued', attempts = attempts - 1, worker = NULL, \
+                         run_id = CASE WHEN kind = 'message' THEN run_id END, \
+                         lease_until = NULL, run_after = now(), updated_at = now() {fence} \
+                         RETURNING {JOB_COLUMNS}"
+                    ))
+                    .bind(tenant.as_uuid())
+                    .bind(id)
+                    .bind(worker)
+                    .bind(attempt)
+                    .fetch_optional(&mut *c)
+                    .await?
+                }
+            };
+            let Some(job) = updated else {
+                return Ok(None);
+            };
+            if job.root_id.is_none() && job.kind == "agent" {
+                // Sub-agents live inside their root's attempt: whatever of them still runs
+                // ends here.
+                fail_subagents(c, &job, "the agent that spawned this one ended first").await?;
             }
-            JobEnd::Failed(error) => {
-                sqlx::query_as(&format!(
-                    "UPDATE jobs SET status = 'failed', error = $5, lease_until = NULL, \
-                     finished_at = now(), updated_at = now() {fence} RETURNING {JOB_COLUMNS}"
-                ))
-                .bind(tenant.as_uuid())
-                .bind(id)
-                .bind(worker)
-                .bind(attempt)
-                .bind(error)
-                .fetch_optional(&mut *tx)
-                .await?
+            if job.status == "queued" {
+                sqlx::query("SELECT pg_notify($1, '')")
+                    .bind(JOBS_CHANNEL)
+                    .execute(&mut *c)
+                    .await?;
+            } else {
+                record_event(c, &job, &job.status.clone()).await?;
             }
-            JobEnd::Retry { error, after } => {
-                sqlx::query_as(&format!(
-                    "UPDATE jobs SET error = $5, lease_until = NULL, updated_at = now(), \
-                     status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
-                     finished_at = CASE WHEN attempts >= max_attempts THEN now() END, \
-                     worker = CASE WHEN attempts >= max_attempts THEN worker END, \
-                     {REQUEUED_RUN}, \
-                     run_after = now() + $6 * interval '1 millisecond' {fence} \
-                     RETURNING {JOB_COLUMNS}"
-                ))
-                .bind(tenant.as_uuid())
-                .bind(id)
-                .bind(worker)
-                .bind(attempt)
-                .bind(error)
-                .bind(millis(after))
-                .fetch_optional(&mut *tx)
-                .await?
-            }
-            JobEnd::HandBack => {
-                sqlx::query_as(&format!(
-                    "UPDATE jobs SET status = 'queued', attempts = attempts - 1, worker = NULL, \
-                     run_id = CASE WHEN kind = 'message' THEN run_id END, \
-                     lease_until = NULL, run_after = now(), updated_at = now() {fence} \
-                     RETURNING {JOB_COLUMNS}"
-                ))
-                .bind(tenant.as_uuid())
-                .bind(id)
-                .bind(worker)
-                .bind(attempt)
-                .fetch_optional(&mut *tx)
-                .await?
-            }
-        };
-        let Some(job) = updated else {
-            return Ok(None);
-        };
-        if job.root_id.is_none() && job.kind == "agent" {
-            // Sub-agents live inside their root's attempt: whatever of them still runs ends here.
-            fail_subagents(&mut tx, &job, "the agent that spawned this one ended first").await?;
-        }
-        if job.status == "queued" {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(JOBS_CHANNEL)
-                .execute(&mut *tx)
-                .await?;
-        } else {
-            record_event(&mut tx, &job, &job.status.clone()).await?;
-        }
-        tx.commit().await?;
-        Ok(Some(job))
+            Ok(Some(job))
+        })
+        .await
     }
 
     /// Takes back jobs whose worker stopped renewing its lease (it died, or lost the database):
@@ -688,18 +688,19 @@ impl Store {
         run: Uuid,
         error: Value,
     ) -> Result<()> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        sqlx::query(
-            "UPDATE runs SET status = 'failed', finished_at = now(), error = $3 \
-             WHERE tenant_id = $1 AND id = $2 AND status = 'processing'",
-        )
-        .bind(tenant.as_uuid())
-        .bind(run)
-        .bind(error)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.in_tenant(tenant, async |c| {
+            sqlx::query(
+                "UPDATE runs SET status = 'failed', finished_at = now(), error = $3 \
+                 WHERE tenant_id = $1 AND id = $2 AND status = 'processing'",
+            )
+            .bind(tenant.as_uuid())
+            .bind(run)
+            .bind(error)
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Queue depth, running jobs and the age of the oldest runnable job, for metrics.
@@ -722,38 +723,34 @@ impl Store {
 
     /// A tenant's outbox events, oldest first (the webhooks issue delivers them).
     pub async fn outbox_events(&self, tenant: TenantId) -> Result<Vec<OutboxRecord>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let rows = sqlx::query_as(
-            "SELECT id, event, payload, created_at FROM outbox WHERE tenant_id = $1 \
-             ORDER BY created_at, id",
-        )
-        .bind(tenant.as_uuid())
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(rows)
+        self.in_tenant(tenant, async |c| {
+            Ok(sqlx::query_as(
+                "SELECT id, event, payload, created_at FROM outbox WHERE tenant_id = $1 \
+                 ORDER BY created_at, id",
+            )
+            .bind(tenant.as_uuid())
+            .fetch_all(c)
+            .await?)
+        })
+        .await
     }
 
     /// Jobs of a tenant not ended yet, for the per-tenant cap on what a tenant may queue.
     pub async fn unfinished_jobs(&self, tenant: TenantId) -> Result<i64> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let n = sqlx::query_scalar(
-            "SELECT count(*) FROM jobs WHERE tenant_id = $1 AND status IN ('queued', 'running')",
-        )
-        .bind(tenant.as_uuid())
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(n)
+        self.in_tenant(tenant, async |c| {
+            Ok(sqlx::query_scalar(
+                "SELECT count(*) FROM jobs WHERE tenant_id = $1 AND status IN ('queued', 'running')",
+            )
+            .bind(tenant.as_uuid())
+            .fetch_one(c)
+            .await?)
+        })
+        .await
     }
 }
 
 /// Fails whatever still runs under a root agent whose attempt has ended.
-async fn fail_subagents(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-    root: &JobRecord,
-    why: &str,
-) -> Result<()> {
+async fn fail_subagents(c: &mut PgConnection, root: &JobRecord, why: &str) -> Result<()> {
     sqlx::query(
         "UPDATE jobs SET status = 'failed', updated_at = now(), finished_at = now(), error = $3 \
          WHERE tenant_id = $1 AND root_id = $2 AND status IN ('queued', 'running')",
@@ -761,28 +758,28 @@ async fn fail_subagents(
     .bind(root.tenant_id)
     .bind(root.id)
     .bind(json!({"code": "parent_ended", "message": why}))
-    .execute(&mut **tx)
+    .execute(c)
     .await?;
     Ok(())
 }
 
-/// Queues `job` inside `tx`, with its outbox event and the wake-up for workers.
+/// Queues `job` in the transaction `c` is in, with its outbox event and the wake-up for workers.
 pub(crate) async fn queue_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    c: &mut PgConnection,
     tenant: TenantId,
     job: &NewJob,
 ) -> Result<JobRecord> {
-    let record = insert_job(tx, tenant, job, None, None).await?;
-    record_event(tx, &record, "queued").await?;
+    let record = insert_job(c, tenant, job, None, None).await?;
+    record_event(c, &record, "queued").await?;
     sqlx::query("SELECT pg_notify($1, '')")
         .bind(JOBS_CHANNEL)
-        .execute(&mut **tx)
+        .execute(c)
         .await?;
     Ok(record)
 }
 
 async fn insert_job(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    c: &mut PgConnection,
     tenant: TenantId,
     job: &NewJob,
     lineage: Option<Lineage>,
@@ -811,7 +808,7 @@ async fn insert_job(
     .bind(lineage.map(|l| l.root))
     .bind(lineage.map_or(0, |l| l.depth))
     .bind(running_on)
-    .fetch_one(&mut **tx)
+    .fetch_one(c)
     .await?;
     Ok(record)
 }

@@ -10,12 +10,13 @@ pub mod runs;
 pub mod sessions;
 pub mod skills;
 pub mod tenants;
+pub mod write_behind;
 
 use std::time::Duration;
 
 use openclaw_domain::TenantId;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, PgPool, Postgres, Transaction};
+use sqlx::{ConnectOptions, PgConnection, PgPool, Postgres, Transaction};
 
 pub use api_keys::{ApiKeyRecord, NewApiKey, Principal};
 pub use audit::{Actor, AuditEntry};
@@ -23,12 +24,16 @@ pub use jobs::{CancelOutcome, Held, JobEnd, JobKind, JobRecord, Lineage, NewJob,
 pub use memory::{
     Fold, MemoryFilter, MemoryRecord, MemoryRefusal, MemoryScope, MemoryStats, NewMemory,
 };
-pub use runs::{RunOutcome, RunRecord, UsageRow};
+pub use runs::{
+    BeginRun, Begun, FinishedRun, Orphan, OutboxEvent, RunOutcome, RunRecord, Said, UsageDelta,
+    UsageKey, UsageRow,
+};
 pub use sessions::{
     MessageRecord, NewMessage, NewSession, SessionFilter, SessionRecord, SessionRefusal,
 };
 pub use skills::{HttpSkillRecord, InstalledSkill, DEFAULT_SKILLS};
 pub use tenants::{TenantPatch, TenantRecord};
+pub use write_behind::{WriteBehind, WriteBehindConfig};
 
 /// The schema, embedded so a deployed binary can migrate without the source tree.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
@@ -59,6 +64,9 @@ impl Store {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            // sqlx pings every connection it hands out by default: a round trip per query. A
+            // broken connection fails its query instead, and the pool replaces it.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         Ok(Store { pool })
@@ -97,14 +105,30 @@ impl Store {
     }
 
     /// A transaction in which row-level security shows only `tenant`'s rows: the backstop
-    /// behind every tenant-scoped query's own `WHERE tenant_id = …`.
+    /// behind every tenant-scoped query's own `WHERE tenant_id = …`. `BEGIN` and setting the
+    /// tenant go to Postgres together, in one round trip (the id is a UUID we format, so
+    /// writing it into the statement cannot inject anything).
     pub async fn tenant_tx(&self, tenant: TenantId) -> Result<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('openclaw.tenant_id', $1, true)")
-            .bind(tenant.as_uuid().to_string())
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+        Ok(self
+            .pool
+            .begin_with(format!(
+                "BEGIN; SELECT set_config('openclaw.tenant_id', '{}', true)",
+                tenant.as_uuid()
+            ))
+            .await?)
+    }
+
+    /// Runs `work` in a tenant transaction (`tenant_tx`) and commits it if `work` succeeds; a
+    /// failure, or a future dropped midway, rolls it back.
+    pub async fn in_tenant<T>(
+        &self,
+        tenant: TenantId,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T>,
+    ) -> Result<T> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let out = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     pub async fn close(&self) {

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use openclaw_domain::memory::{document_terms, MemoryKind, MemoryTier};
 use openclaw_domain::TenantId;
-use sqlx::{FromRow, Postgres, QueryBuilder};
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::{Result, Store};
@@ -155,68 +155,68 @@ impl Store {
         memory: NewMemory,
         cap: i64,
     ) -> Result<Result<MemoryRecord, MemoryRefusal>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        // Serialises a tenant's adds, so concurrent ones cannot overshoot the cap together.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('memories:' || $1::text, 0))")
+        self.in_tenant(tenant, async |c| {
+            // Serialises a tenant's adds, so concurrent ones cannot overshoot the cap together.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('memories:' || $1::text, 0))")
+                .bind(tenant.as_uuid())
+                .execute(&mut *c)
+                .await?;
+            let held: i64 = sqlx::query_scalar(
+                "SELECT coalesce(sum(entries), 0)::bigint FROM memory_totals WHERE tenant_id = $1",
+            )
             .bind(tenant.as_uuid())
-            .execute(&mut *tx)
+            .fetch_one(&mut *c)
             .await?;
-        let held: i64 = sqlx::query_scalar(
-            "SELECT coalesce(sum(entries), 0)::bigint FROM memory_totals WHERE tenant_id = $1",
-        )
-        .bind(tenant.as_uuid())
-        .fetch_one(&mut *tx)
-        .await?;
-        if held >= cap {
-            return Ok(Err(MemoryRefusal::Full { cap }));
-        }
-        let id = Uuid::now_v7();
-        sqlx::query(
-            "INSERT INTO memories (tenant_id, id, session_id, content, tags, kind, source, terms, \
-             expires_at, embedding, embed_pending) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(tenant.as_uuid())
-        .bind(id)
-        .bind(memory.session)
-        .bind(&memory.content)
-        .bind(&memory.tags)
-        .bind(memory.kind.as_str())
-        .bind(&memory.source)
-        .bind(document_terms(&memory.content))
-        .bind(memory.expires_at)
-        .bind(&memory.embedding)
-        .bind(memory.embed_pending)
-        .execute(&mut *tx)
-        .await?;
-        // Read back as written, even if it expires at once (an `expires_at` in the past).
-        let record = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM {FROM} WHERE m.tenant_id = $1 AND m.id = $2"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Ok(record))
+            if held >= cap {
+                return Ok(Err(MemoryRefusal::Full { cap }));
+            }
+            let id = Uuid::now_v7();
+            sqlx::query(
+                "INSERT INTO memories (tenant_id, id, session_id, content, tags, kind, source, terms, \
+                 expires_at, embedding, embed_pending) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(tenant.as_uuid())
+            .bind(id)
+            .bind(memory.session)
+            .bind(&memory.content)
+            .bind(&memory.tags)
+            .bind(memory.kind.as_str())
+            .bind(&memory.source)
+            .bind(document_terms(&memory.content))
+            .bind(memory.expires_at)
+            .bind(&memory.embedding)
+            .bind(memory.embed_pending)
+            .execute(&mut *c)
+            .await?;
+            // Read back as written, even if it expires at once (an `expires_at` in the past).
+            let record = sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM {FROM} WHERE m.tenant_id = $1 AND m.id = $2"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(id)
+            .fetch_one(&mut *c)
+            .await?;
+            Ok(Ok(record))
+        })
+        .await
     }
 
     pub async fn get_memory(&self, tenant: TenantId, id: Uuid) -> Result<Option<MemoryRecord>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let record = fetch_one(&mut tx, tenant, id).await?;
-        tx.commit().await?;
-        Ok(record)
+        self.in_tenant(tenant, async |c| fetch_one(c, tenant, id).await)
+            .await
     }
 
     pub async fn delete_memory(&self, tenant: TenantId, id: Uuid) -> Result<bool> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let done = sqlx::query("DELETE FROM memories m WHERE m.tenant_id = $1 AND m.id = $2")
-            .bind(tenant.as_uuid())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        self.in_tenant(tenant, async |c| {
+            let done = sqlx::query("DELETE FROM memories m WHERE m.tenant_id = $1 AND m.id = $2")
+                .bind(tenant.as_uuid())
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
     }
 
     /// A page of memories, newest first, and how many match in all.
@@ -227,21 +227,23 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<MemoryRecord>, i64)> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM {FROM} WHERE m.tenant_id = "));
-        q.push_bind(tenant.as_uuid()).push(format!(" AND {LIVE}"));
-        push_filter(&mut q, filter);
-        q.push(" ORDER BY m.created_at DESC, m.id DESC LIMIT ")
-            .push_bind(limit)
-            .push(" OFFSET ")
-            .push_bind(offset);
-        let rows = q.build_query_as().fetch_all(&mut *tx).await?;
-        let mut q = QueryBuilder::new("SELECT count(*) FROM memories m WHERE m.tenant_id = ");
-        q.push_bind(tenant.as_uuid()).push(format!(" AND {LIVE}"));
-        push_filter(&mut q, filter);
-        let total: i64 = q.build_query_scalar().fetch_one(&mut *tx).await?;
-        tx.commit().await?;
-        Ok((rows, total))
+        self.in_tenant(tenant, async |c| {
+            let mut q =
+                QueryBuilder::new(format!("SELECT {COLUMNS} FROM {FROM} WHERE m.tenant_id = "));
+            q.push_bind(tenant.as_uuid()).push(format!(" AND {LIVE}"));
+            push_filter(&mut q, filter);
+            q.push(" ORDER BY m.created_at DESC, m.id DESC LIMIT ")
+                .push_bind(limit)
+                .push(" OFFSET ")
+                .push_bind(offset);
+            let rows = q.build_query_as().fetch_all(&mut *c).await?;
+            let mut q = QueryBuilder::new("SELECT count(*) FROM memories m WHERE m.tenant_id = ");
+            q.push_bind(tenant.as_uuid()).push(format!(" AND {LIVE}"));
+            push_filter(&mut q, filter);
+            let total: i64 = q.build_query_scalar().fetch_one(c).await?;
+            Ok((rows, total))
+        })
+        .await
     }
 
     /// Up to `pool` memories that have any of `terms`, those with most of them first (newest
@@ -265,13 +267,14 @@ impl Store {
         if terms.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.search_tx(tenant).await?;
-        let rows = search_query("", tenant, terms, filter, pool, embeddings)
-            .build_query_as()
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(rows)
+        self.in_tenant(tenant, async |c| {
+            plan_with_values(c).await?;
+            Ok(search_query("", tenant, terms, filter, pool, embeddings)
+                .build_query_as()
+                .fetch_all(c)
+                .await?)
+        })
+        .await
     }
 
     /// `EXPLAIN (ANALYZE, BUFFERS)` of exactly what `search_candidates` runs (the benchmark
@@ -283,30 +286,21 @@ impl Store {
         filter: &MemoryFilter,
         pool: i64,
     ) -> Result<Vec<String>> {
-        let mut tx = self.search_tx(tenant).await?;
-        let lines = search_query(
-            "EXPLAIN (ANALYZE, BUFFERS) ",
-            tenant,
-            terms,
-            filter,
-            pool,
-            false,
-        )
-        .build_query_scalar()
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(lines)
-    }
-
-    /// A tenant transaction whose statements are planned with their own values: a generic plan
-    /// would read a common word's postings whole.
-    async fn search_tx(&self, tenant: TenantId) -> Result<sqlx::Transaction<'static, Postgres>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+        self.in_tenant(tenant, async |c| {
+            plan_with_values(c).await?;
+            Ok(search_query(
+                "EXPLAIN (ANALYZE, BUFFERS) ",
+                tenant,
+                terms,
+                filter,
+                pool,
+                false,
+            )
+            .build_query_scalar()
+            .fetch_all(c)
+            .await?)
+        })
+        .await
     }
 
     /// The newest `n` memories under `filter` that have a vector, with it: what a semantic
@@ -317,20 +311,20 @@ impl Store {
         filter: &MemoryFilter,
         n: i64,
     ) -> Result<Vec<Candidate>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let mut q = QueryBuilder::new(format!(
-            "SELECT {COLUMNS}, m.embedding, ARRAY[]::text[] AS matched, \
-             cardinality(m.terms) AS term_count FROM {FROM} \
-             WHERE m.tenant_id = "
-        ));
-        q.push_bind(tenant.as_uuid())
-            .push(format!(" AND {LIVE} AND m.embedding IS NOT NULL"));
-        push_filter(&mut q, filter);
-        q.push(" ORDER BY m.created_at DESC, m.id DESC LIMIT ")
-            .push_bind(n);
-        let rows = q.build_query_as().fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(rows)
+        self.in_tenant(tenant, async |c| {
+            let mut q = QueryBuilder::new(format!(
+                "SELECT {COLUMNS}, m.embedding, ARRAY[]::text[] AS matched, \
+                 cardinality(m.terms) AS term_count FROM {FROM} \
+                 WHERE m.tenant_id = "
+            ));
+            q.push_bind(tenant.as_uuid())
+                .push(format!(" AND {LIVE} AND m.embedding IS NOT NULL"));
+            push_filter(&mut q, filter);
+            q.push(" ORDER BY m.created_at DESC, m.id DESC LIMIT ")
+                .push_bind(n);
+            Ok(q.build_query_as().fetch_all(c).await?)
+        })
+        .await
     }
 
     /// Memories of any tenant owed a vector, oldest first: (tenant, id, content).
@@ -354,43 +348,48 @@ impl Store {
         id: Uuid,
         embedding: &[f32],
     ) -> Result<()> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        sqlx::query(
-            "UPDATE memories SET embedding = $3, embed_pending = false \
-             WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant.as_uuid())
-        .bind(id)
-        .bind(embedding)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.in_tenant(tenant, async |c| {
+            sqlx::query(
+                "UPDATE memories SET embedding = $3, embed_pending = false \
+                 WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant.as_uuid())
+            .bind(id)
+            .bind(embedding)
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn memory_stats(&self, tenant: TenantId) -> Result<MemoryStats> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        // Totals from the trigger-kept table (an expired short-term memory counts until the
-        // sweep deletes it); the oldest entry from the tier index.
-        let tiers: Vec<(String, i64, i64)> =
-            sqlx::query_as("SELECT tier, entries, bytes FROM memory_totals WHERE tenant_id = $1")
+        let (tiers, wal_oldest, last_compaction) = self
+            .in_tenant(tenant, async |c| {
+                // Totals from the trigger-kept table (an expired short-term memory counts until
+                // the sweep deletes it); the oldest entry from the tier index.
+                let tiers: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT tier, entries, bytes FROM memory_totals WHERE tenant_id = $1",
+                )
                 .bind(tenant.as_uuid())
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut *c)
                 .await?;
-        let wal_oldest: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "SELECT created_at FROM memories WHERE tenant_id = $1 AND tier = 'wal' \
-             ORDER BY created_at LIMIT 1",
-        )
-        .bind(tenant.as_uuid())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let last_compaction: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "SELECT max(finished_at) FROM memory_compactions WHERE tenant_id = $1",
-        )
-        .bind(tenant.as_uuid())
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
+                let wal_oldest: Option<DateTime<Utc>> = sqlx::query_scalar(
+                    "SELECT created_at FROM memories WHERE tenant_id = $1 AND tier = 'wal' \
+                     ORDER BY created_at LIMIT 1",
+                )
+                .bind(tenant.as_uuid())
+                .fetch_optional(&mut *c)
+                .await?;
+                let last_compaction: Option<DateTime<Utc>> = sqlx::query_scalar(
+                    "SELECT max(finished_at) FROM memory_compactions WHERE tenant_id = $1",
+                )
+                .bind(tenant.as_uuid())
+                .fetch_one(&mut *c)
+                .await?;
+                Ok((tiers, wal_oldest, last_compaction))
+            })
+            .await?;
         let mut stats = MemoryStats {
             last_compaction,
             wal_oldest,
@@ -413,20 +412,20 @@ impl Store {
         filter: &MemoryFilter,
         dry_run: bool,
     ) -> Result<i64> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let mut q = QueryBuilder::new(if dry_run {
-            "SELECT count(*) FROM memories m WHERE m.tenant_id = "
-        } else {
-            "WITH gone AS (DELETE FROM memories m WHERE m.tenant_id = "
-        });
-        q.push_bind(tenant.as_uuid());
-        push_filter(&mut q, filter);
-        if !dry_run {
-            q.push(" RETURNING 1) SELECT count(*) FROM gone");
-        }
-        let n: i64 = q.build_query_scalar().fetch_one(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(n)
+        self.in_tenant(tenant, async |c| {
+            let mut q = QueryBuilder::new(if dry_run {
+                "SELECT count(*) FROM memories m WHERE m.tenant_id = "
+            } else {
+                "WITH gone AS (DELETE FROM memories m WHERE m.tenant_id = "
+            });
+            q.push_bind(tenant.as_uuid());
+            push_filter(&mut q, filter);
+            if !dry_run {
+                q.push(" RETURNING 1) SELECT count(*) FROM gone");
+            }
+            Ok(q.build_query_scalar().fetch_one(c).await?)
+        })
+        .await
     }
 
     /// Claims up to `max` of the tenant's `wal` entries written before `before` for a
@@ -439,38 +438,40 @@ impl Store {
         max: i64,
         lease: Duration,
     ) -> Result<Vec<MemoryRecord>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let ids: Vec<Uuid> = sqlx::query_scalar(&format!(
-            "UPDATE memories SET compacting_until = now() + make_interval(secs => $4) \
-             WHERE tenant_id = $1 AND id IN (\
-               SELECT m.id FROM memories m WHERE m.tenant_id = $1 AND m.tier = 'wal' \
-               AND m.created_at < $2 AND {LIVE} \
-               AND (m.compacting_until IS NULL OR m.compacting_until < now()) \
-               ORDER BY m.created_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING id"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(before)
-        .bind(max)
-        .bind(lease.num_milliseconds() as f64 / 1000.0)
-        .fetch_all(&mut *tx)
-        .await?;
-        let rows = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM {FROM} WHERE m.tenant_id = $1 AND m.id = ANY($2) \
-             ORDER BY m.session_id NULLS FIRST, m.kind, m.created_at, m.id"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(rows)
+        self.in_tenant(tenant, async |c| {
+            let ids: Vec<Uuid> = sqlx::query_scalar(&format!(
+                "UPDATE memories SET compacting_until = now() + make_interval(secs => $4) \
+                 WHERE tenant_id = $1 AND id IN (\
+                   SELECT m.id FROM memories m WHERE m.tenant_id = $1 AND m.tier = 'wal' \
+                   AND m.created_at < $2 AND {LIVE} \
+                   AND (m.compacting_until IS NULL OR m.compacting_until < now()) \
+                   ORDER BY m.created_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                 RETURNING id"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(before)
+            .bind(max)
+            .bind(lease.num_milliseconds() as f64 / 1000.0)
+            .fetch_all(&mut *c)
+            .await?;
+            Ok(sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM {FROM} WHERE m.tenant_id = $1 AND m.id = ANY($2) \
+                 ORDER BY m.session_id NULLS FIRST, m.kind, m.created_at, m.id"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(&ids)
+            .fetch_all(c)
+            .await?)
+        })
+        .await
     }
 
     /// Replaces the folded entries by their summary, in one commit. False (and nothing
     /// changes) if any entry is gone or no longer a `wal` entry: deleted or pruned meanwhile,
     /// so the summary would bring back what was removed.
     pub async fn fold_memories(&self, tenant: TenantId, fold: &Fold) -> Result<bool> {
+        // Not `in_tenant`, which commits whatever returns `Ok`: a refused fold must roll the
+        // delete back and still answer `Ok(false)`.
         let mut tx = self.tenant_tx(tenant).await?;
         let gone = sqlx::query(
             "DELETE FROM memories WHERE tenant_id = $1 AND id = ANY($2) AND tier = 'wal'",
@@ -508,16 +509,17 @@ impl Store {
 
     /// Lets entries a compaction claimed but did not fold be claimed again at once.
     pub async fn release_compaction_claim(&self, tenant: TenantId, ids: &[Uuid]) -> Result<()> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        sqlx::query(
-            "UPDATE memories SET compacting_until = NULL WHERE tenant_id = $1 AND id = ANY($2)",
-        )
-        .bind(tenant.as_uuid())
-        .bind(ids)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.in_tenant(tenant, async |c| {
+            sqlx::query(
+                "UPDATE memories SET compacting_until = NULL WHERE tenant_id = $1 AND id = ANY($2)",
+            )
+            .bind(tenant.as_uuid())
+            .bind(ids)
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn record_compaction(
@@ -527,20 +529,21 @@ impl Store {
         folded: i32,
         summaries: i32,
     ) -> Result<()> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        sqlx::query(
-            "INSERT INTO memory_compactions (tenant_id, id, job_id, folded, summaries) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(tenant.as_uuid())
-        .bind(Uuid::now_v7())
-        .bind(job)
-        .bind(folded)
-        .bind(summaries)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.in_tenant(tenant, async |c| {
+            sqlx::query(
+                "INSERT INTO memory_compactions (tenant_id, id, job_id, folded, summaries) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(tenant.as_uuid())
+            .bind(Uuid::now_v7())
+            .bind(job)
+            .bind(folded)
+            .bind(summaries)
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Tenants with `wal` entries written before `before`, which compaction should visit.
@@ -584,8 +587,17 @@ impl Store {
     }
 }
 
+/// Makes the rest of the transaction `c` is in plan its statements with their own values: a
+/// generic plan would read a common word's postings whole.
+async fn plan_with_values(c: &mut PgConnection) -> Result<()> {
+    sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
 async fn fetch_one(
-    tx: &mut sqlx::Transaction<'static, Postgres>,
+    c: &mut PgConnection,
     tenant: TenantId,
     id: Uuid,
 ) -> Result<Option<MemoryRecord>> {
@@ -594,7 +606,7 @@ async fn fetch_one(
     ))
     .bind(tenant.as_uuid())
     .bind(id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(c)
     .await?;
     Ok(row)
 }

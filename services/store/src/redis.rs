@@ -58,6 +58,8 @@ pub struct GcraOutcome {
     pub retry_after: Duration,
     /// Until the cell is full again (all of the burst available).
     pub reset_after: Duration,
+    /// What the counter named with the cell holds (the tenant's tokens of the day).
+    pub tokens: u64,
 }
 
 /// Generic cell rate algorithm with Redis's own clock, so replicas with skewed clocks agree.
@@ -72,11 +74,13 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local new_tat = tat + interval
 local allow_at = new_tat - burst * interval
+-- The tenant's tokens of the day ride along, so quotas and their headers cost no extra call.
+local tokens = tonumber(redis.call('GET', KEYS[2]) or 0)
 if now < allow_at then
-  return {0, 0, allow_at - now, tat - now}
+  return {0, 0, allow_at - now, tat - now, tokens}
 end
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
-return {1, math.floor((now - allow_at) / interval), 0, new_tat - now}
+return {1, math.floor((now - allow_at) / interval), 0, new_tat - now, tokens}
 "#;
 
 /// One WebSocket connection's slot in its tenant's set (a sorted set of connection ids scored by
@@ -238,27 +242,31 @@ impl Redis {
     }
 
     /// One GCRA step for `cell`: `interval` between requests at the sustained rate, `burst`
-    /// requests allowed at once.
+    /// requests allowed at once; `tokens` names a counter (see `add_tokens`) read in the same
+    /// call.
     pub async fn gcra(
         &self,
         cell: &str,
+        tokens: &str,
         interval: Duration,
         burst: u32,
     ) -> Result<GcraOutcome, Unavailable> {
         let key = self.key(cell);
+        let tokens_key = self.key(tokens);
         let interval_us = interval.as_micros().max(1) as u64;
         let script = &self.gcra;
         let raw: Vec<i64> = self
             .run(|mut c| async move {
                 script
                     .key(key)
+                    .key(tokens_key)
                     .arg(interval_us)
                     .arg(burst.max(1))
                     .invoke_async(&mut c)
                     .await
             })
             .await?;
-        let [allowed, remaining, retry_us, reset_us] = raw[..] else {
+        let [allowed, remaining, retry_us, reset_us, tokens] = raw[..] else {
             self.trip("unexpected GCRA reply");
             return Err(Unavailable);
         };
@@ -267,7 +275,24 @@ impl Redis {
             remaining: remaining.clamp(0, i64::from(u32::MAX)) as u32,
             retry_after: Duration::from_micros(retry_us.max(0) as u64),
             reset_after: Duration::from_micros(reset_us.max(0) as u64),
+            tokens: tokens.max(0) as u64,
         })
+    }
+
+    /// Adds `n` to counter `name` (kept for `ttl`) and returns its new value: a tenant's tokens
+    /// of the day, shared by every replica.
+    pub async fn add_tokens(&self, name: &str, n: u64, ttl: Duration) -> Result<u64, Unavailable> {
+        let key = self.key(name);
+        let mut pipe = redis::pipe();
+        pipe.cmd("INCRBY").arg(&key).arg(n);
+        pipe.cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ttl.as_millis() as u64)
+            .ignore();
+        let (total,): (i64,) = self
+            .run(|mut c| async move { pipe.query_async(&mut c).await })
+            .await?;
+        Ok(total.max(0) as u64)
     }
 
     /// Takes or renews WebSocket connection `conn`'s slot among `tenant`'s (at most `cap`), for
@@ -342,7 +367,27 @@ impl Redis {
             .await
     }
 
-    /// Up to `count` events of a run after event `after` (exclusive), oldest first.
+    /// The sequence number of the last event in a run's stream (0 when it has none).
+    pub async fn last_run_event(&self, run: &str) -> Result<u64, Unavailable> {
+        let key = self.key(&format!("run:{run}"));
+        let raw: Vec<(String, Vec<(String, String)>)> = self
+            .run(|mut c| async move {
+                redis::cmd("XREVRANGE")
+                    .arg(key)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(1)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(raw
+            .first()
+            .and_then(|(id, _)| id.split('-').next()?.parse().ok())
+            .unwrap_or(0))
+    }
+
     /// Drops a run's stream: a run resumed by another worker after a crash numbers its events
     /// from 1 again, and a stream only accepts increasing ids.
     pub async fn delete_run_events(&self, run: &str) -> Result<(), Unavailable> {
@@ -352,6 +397,7 @@ impl Redis {
             .map(|_| ())
     }
 
+    /// Up to `count` events of a run after event `after` (exclusive), oldest first.
     pub async fn run_events_after(
         &self,
         run: &str,

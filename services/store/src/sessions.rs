@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use openclaw_domain::TenantId;
 use serde_json::Value;
-use sqlx::FromRow;
+use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
 use crate::{Result, Store};
@@ -55,6 +55,8 @@ pub struct MessageRecord {
 
 #[derive(Debug, Clone, Default)]
 pub struct NewMessage {
+    /// `None`: a fresh UUID v7.
+    pub id: Option<Uuid>,
     pub role: String,
     pub content: String,
     pub tool_calls: Option<Value>,
@@ -101,33 +103,34 @@ impl Store {
         new: NewSession,
     ) -> Result<std::result::Result<SessionRecord, SessionRefusal>> {
         let key = new.key.clone().unwrap_or_else(generate_key);
-        let mut tx = self.tenant_tx(tenant).await?;
-        sqlx::query(&format!(
-            "DELETE FROM sessions WHERE tenant_id = $1 AND key = $2 AND NOT {LIVE}"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(&key)
-        .execute(&mut *tx)
-        .await?;
-        let row: Option<SessionRecord> = sqlx::query_as(&format!(
-            "INSERT INTO sessions (tenant_id, id, key, label, agent_id, model, channel, context, expires_at) \
-             VALUES ($1, $2, $3, $4, coalesce($5, 'default'), $6, coalesce($7, 'api'), coalesce($8, '{{}}'::jsonb), \
-                     now() + $9 * interval '1 second') \
-             ON CONFLICT (tenant_id, key) DO NOTHING RETURNING {COLUMNS}"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(Uuid::now_v7())
-        .bind(&key)
-        .bind(new.label)
-        .bind(new.agent_id)
-        .bind(new.model)
-        .bind(new.channel)
-        .bind(new.context)
-        .bind(new.ttl.map(|d| d.num_seconds() as f64))
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(row.ok_or(SessionRefusal::KeyTaken))
+        self.in_tenant(tenant, async |c| {
+            sqlx::query(&format!(
+                "DELETE FROM sessions WHERE tenant_id = $1 AND key = $2 AND NOT {LIVE}"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(&key)
+            .execute(&mut *c)
+            .await?;
+            let row: Option<SessionRecord> = sqlx::query_as(&format!(
+                "INSERT INTO sessions (tenant_id, id, key, label, agent_id, model, channel, context, expires_at) \
+                 VALUES ($1, $2, $3, $4, coalesce($5, 'default'), $6, coalesce($7, 'api'), coalesce($8, '{{}}'::jsonb), \
+                         now() + $9 * interval '1 second') \
+                 ON CONFLICT (tenant_id, key) DO NOTHING RETURNING {COLUMNS}"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(Uuid::now_v7())
+            .bind(&key)
+            .bind(new.label)
+            .bind(new.agent_id)
+            .bind(new.model)
+            .bind(new.channel)
+            .bind(new.context)
+            .bind(new.ttl.map(|d| d.num_seconds() as f64))
+            .fetch_optional(&mut *c)
+            .await?;
+            Ok(row.ok_or(SessionRefusal::KeyTaken))
+        })
+        .await
     }
 
     /// The session named `key`, created with `defaults` on first use (S0's `"session":"default"`,
@@ -138,30 +141,32 @@ impl Store {
         key: &str,
         defaults: NewSession,
     ) -> Result<std::result::Result<SessionRecord, SessionRefusal>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        sqlx::query(
-            "INSERT INTO sessions (tenant_id, id, key, label, agent_id, model, channel, context) \
-             VALUES ($1, $2, $3, $4, coalesce($5, 'default'), $6, coalesce($7, 'api'), coalesce($8, '{}'::jsonb)) \
-             ON CONFLICT (tenant_id, key) DO NOTHING",
-        )
-        .bind(tenant.as_uuid())
-        .bind(Uuid::now_v7())
-        .bind(key)
-        .bind(defaults.label)
-        .bind(defaults.agent_id)
-        .bind(defaults.model)
-        .bind(defaults.channel)
-        .bind(defaults.context)
-        .execute(&mut *tx)
-        .await?;
-        let row: SessionRecord = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM sessions WHERE tenant_id = $1 AND key = $2"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(key)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let row: SessionRecord = self
+            .in_tenant(tenant, async |c| {
+                sqlx::query(
+                    "INSERT INTO sessions (tenant_id, id, key, label, agent_id, model, channel, context) \
+                     VALUES ($1, $2, $3, $4, coalesce($5, 'default'), $6, coalesce($7, 'api'), coalesce($8, '{}'::jsonb)) \
+                     ON CONFLICT (tenant_id, key) DO NOTHING",
+                )
+                .bind(tenant.as_uuid())
+                .bind(Uuid::now_v7())
+                .bind(key)
+                .bind(defaults.label)
+                .bind(defaults.agent_id)
+                .bind(defaults.model)
+                .bind(defaults.channel)
+                .bind(defaults.context)
+                .execute(&mut *c)
+                .await?;
+                Ok(sqlx::query_as(&format!(
+                    "SELECT {COLUMNS} FROM sessions WHERE tenant_id = $1 AND key = $2"
+                ))
+                .bind(tenant.as_uuid())
+                .bind(key)
+                .fetch_one(c)
+                .await?)
+            })
+            .await?;
         if row.expires_at.is_some_and(|at| at <= Utc::now()) {
             return Ok(Err(SessionRefusal::Expired));
         }
@@ -170,16 +175,16 @@ impl Store {
 
     /// A live session by key.
     pub async fn get_session(&self, tenant: TenantId, key: &str) -> Result<Option<SessionRecord>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let row = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM sessions WHERE tenant_id = $1 AND key = $2 AND {LIVE}"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(row)
+        self.in_tenant(tenant, async |c| {
+            Ok(sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM sessions WHERE tenant_id = $1 AND key = $2 AND {LIVE}"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(key)
+            .fetch_optional(c)
+            .await?)
+        })
+        .await
     }
 
     /// Live sessions, most recently active first, and how many match in all.
@@ -193,43 +198,45 @@ impl Store {
              AND ($3::timestamptz IS NULL OR coalesce(last_message_at, created_at) >= $3) \
              AND ($4::timestamptz IS NULL OR coalesce(last_message_at, created_at) < $4)"
         );
-        let mut tx = self.tenant_tx(tenant).await?;
-        let rows: Vec<SessionRecord> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM sessions WHERE {filter} \
-             ORDER BY coalesce(last_message_at, created_at) DESC, id DESC LIMIT $5 OFFSET $6"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(&f.channel)
-        .bind(f.since)
-        .bind(f.until)
-        .bind(f.limit)
-        .bind(f.offset)
-        .fetch_all(&mut *tx)
-        .await?;
-        let total: i64 =
-            sqlx::query_scalar(&format!("SELECT count(*) FROM sessions WHERE {filter}"))
-                .bind(tenant.as_uuid())
-                .bind(&f.channel)
-                .bind(f.since)
-                .bind(f.until)
-                .fetch_one(&mut *tx)
-                .await?;
-        tx.commit().await?;
-        Ok((rows, total))
+        self.in_tenant(tenant, async |c| {
+            let rows: Vec<SessionRecord> = sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM sessions WHERE {filter} \
+                 ORDER BY coalesce(last_message_at, created_at) DESC, id DESC LIMIT $5 OFFSET $6"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(&f.channel)
+            .bind(f.since)
+            .bind(f.until)
+            .bind(f.limit)
+            .bind(f.offset)
+            .fetch_all(&mut *c)
+            .await?;
+            let total: i64 =
+                sqlx::query_scalar(&format!("SELECT count(*) FROM sessions WHERE {filter}"))
+                    .bind(tenant.as_uuid())
+                    .bind(&f.channel)
+                    .bind(f.since)
+                    .bind(f.until)
+                    .fetch_one(&mut *c)
+                    .await?;
+            Ok((rows, total))
+        })
+        .await
     }
 
     /// Deletes a live session and its messages; false when there is none.
     pub async fn delete_session(&self, tenant: TenantId, key: &str) -> Result<bool> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let done = sqlx::query(&format!(
-            "DELETE FROM sessions WHERE tenant_id = $1 AND key = $2 AND {LIVE}"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(key)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        self.in_tenant(tenant, async |c| {
+            let done = sqlx::query(&format!(
+                "DELETE FROM sessions WHERE tenant_id = $1 AND key = $2 AND {LIVE}"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(key)
+            .execute(&mut *c)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
     }
 
     /// Appends a message. The session row is locked while its next sequence number is taken,
@@ -240,10 +247,10 @@ impl Store {
         session: Uuid,
         m: NewMessage,
     ) -> Result<MessageRecord> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let row = insert_message(&mut tx, tenant, session, m).await?;
-        tx.commit().await?;
-        Ok(row)
+        self.in_tenant(tenant, async |c| {
+            insert_message(c, tenant, session, m).await
+        })
+        .await
     }
 
     /// Messages in order, from the first; `limit + 1` are read to tell whether more remain.
@@ -253,18 +260,20 @@ impl Store {
         session: Uuid,
         limit: i64,
     ) -> Result<(Vec<MessageRecord>, bool)> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let mut rows: Vec<MessageRecord> = sqlx::query_as(
-            "SELECT id, seq, role, content, tool_calls, tool_call_id, run_id, model, input_tokens, \
-             output_tokens, created_at FROM messages WHERE tenant_id = $1 AND session_id = $2 \
-             ORDER BY seq LIMIT $3",
-        )
-        .bind(tenant.as_uuid())
-        .bind(session)
-        .bind(limit + 1)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let mut rows: Vec<MessageRecord> = self
+            .in_tenant(tenant, async |c| {
+                Ok(sqlx::query_as(
+                    "SELECT id, seq, role, content, tool_calls, tool_call_id, run_id, model, input_tokens, \
+                     output_tokens, created_at FROM messages WHERE tenant_id = $1 AND session_id = $2 \
+                     ORDER BY seq LIMIT $3",
+                )
+                .bind(tenant.as_uuid())
+                .bind(session)
+                .bind(limit + 1)
+                .fetch_all(c)
+                .await?)
+            })
+            .await?;
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         Ok((rows, more))
@@ -282,10 +291,10 @@ impl Store {
     }
 }
 
-/// Appends a message inside `tx`. The session row is locked while its next sequence number is
-/// taken, so concurrent writers to one session get a total order.
+/// Appends a message in the transaction `c` is in. The session row is locked while its next
+/// sequence number is taken, so concurrent writers to one session get a total order.
 pub(crate) async fn insert_message(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    c: &mut PgConnection,
     tenant: TenantId,
     session: Uuid,
     m: NewMessage,
@@ -297,7 +306,7 @@ pub(crate) async fn insert_message(
     )
     .bind(tenant.as_uuid())
     .bind(session)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *c)
     .await?;
     let row = sqlx::query_as(
         "INSERT INTO messages (tenant_id, session_id, id, seq, role, content, tool_calls, tool_call_id, \
@@ -307,7 +316,7 @@ pub(crate) async fn insert_message(
     )
     .bind(tenant.as_uuid())
     .bind(session)
-    .bind(Uuid::now_v7())
+    .bind(m.id.unwrap_or_else(Uuid::now_v7))
     .bind(seq)
     .bind(m.role)
     .bind(m.content)
@@ -317,7 +326,7 @@ pub(crate) async fn insert_message(
     .bind(m.model)
     .bind(m.input_tokens)
     .bind(m.output_tokens)
-    .fetch_one(&mut **tx)
+    .fetch_one(c)
     .await?;
     Ok(row)
 }

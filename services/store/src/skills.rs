@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use openclaw_domain::TenantId;
 use serde_json::Value;
-use sqlx::FromRow;
+use sqlx::{FromRow, PgConnection};
 
 use crate::{Result, Store};
 
@@ -20,7 +20,7 @@ pub struct InstalledSkill {
 }
 
 /// A skill a tenant registered: its manifest, endpoint and signing secret.
-#[derive(Debug, Clone, PartialEq, FromRow)]
+#[derive(Debug, Clone, PartialEq, FromRow, serde::Deserialize)]
 pub struct HttpSkillRecord {
     pub name: String,
     pub version: String,
@@ -52,10 +52,7 @@ pub const DEFAULT_SKILLS: [(&str, &str); 3] = [
 ];
 
 /// Installs [`DEFAULT_SKILLS`] for a tenant being created, inside its transaction.
-pub(crate) async fn install_defaults(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-    tenant: TenantId,
-) -> Result<()> {
+pub(crate) async fn install_defaults(c: &mut PgConnection, tenant: TenantId) -> Result<()> {
     let (names, versions): (Vec<&str>, Vec<&str>) = DEFAULT_SKILLS.iter().copied().unzip();
     sqlx::query(
         "INSERT INTO tenant_skills (tenant_id, name, version) \
@@ -64,7 +61,7 @@ pub(crate) async fn install_defaults(
     .bind(tenant.as_uuid())
     .bind(&names)
     .bind(&versions)
-    .execute(&mut **tx)
+    .execute(c)
     .await?;
     Ok(())
 }
@@ -78,37 +75,39 @@ impl Store {
         name: &str,
         version: &str,
     ) -> Result<(InstalledSkill, bool)> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let row: Upserted = sqlx::query_as(&format!(
-            "INSERT INTO tenant_skills (tenant_id, name, version) VALUES ($1, $2, $3) \
-             ON CONFLICT (tenant_id, name) DO UPDATE SET version = EXCLUDED.version, \
-             enabled = true, updated_at = now() \
-             RETURNING {COLUMNS}, (xmax = 0) AS inserted"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(name)
-        .bind(version)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok((row.skill, row.inserted))
+        self.in_tenant(tenant, async |c| {
+            let row: Upserted = sqlx::query_as(&format!(
+                "INSERT INTO tenant_skills (tenant_id, name, version) VALUES ($1, $2, $3) \
+                 ON CONFLICT (tenant_id, name) DO UPDATE SET version = EXCLUDED.version, \
+                 enabled = true, updated_at = now() \
+                 RETURNING {COLUMNS}, (xmax = 0) AS inserted"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(name)
+            .bind(version)
+            .fetch_one(&mut *c)
+            .await?;
+            Ok((row.skill, row.inserted))
+        })
+        .await
     }
 
     /// Uninstalls a skill; a registered HTTP skill goes with it.
     pub async fn uninstall_skill(&self, tenant: TenantId, name: &str) -> Result<bool> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let done = sqlx::query("DELETE FROM tenant_skills WHERE tenant_id = $1 AND name = $2")
-            .bind(tenant.as_uuid())
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM tenant_http_skills WHERE tenant_id = $1 AND name = $2")
-            .bind(tenant.as_uuid())
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        self.in_tenant(tenant, async |c| {
+            let done = sqlx::query("DELETE FROM tenant_skills WHERE tenant_id = $1 AND name = $2")
+                .bind(tenant.as_uuid())
+                .bind(name)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query("DELETE FROM tenant_http_skills WHERE tenant_id = $1 AND name = $2")
+                .bind(tenant.as_uuid())
+                .bind(name)
+                .execute(&mut *c)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
     }
 
     /// Registers an HTTP skill and installs it, in one commit; `None` if the tenant already has
@@ -118,51 +117,52 @@ impl Store {
         tenant: TenantId,
         skill: &HttpSkillRecord,
     ) -> Result<Option<InstalledSkill>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let inserted = sqlx::query(
-            "INSERT INTO tenant_http_skills (tenant_id, name, version, description, input_schema, \
-             endpoint, timeout_ms, secret) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (tenant_id, name) DO NOTHING",
-        )
-        .bind(tenant.as_uuid())
-        .bind(&skill.name)
-        .bind(&skill.version)
-        .bind(&skill.description)
-        .bind(&skill.input_schema)
-        .bind(&skill.endpoint)
-        .bind(skill.timeout_ms)
-        .bind(&skill.secret)
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Ok(None);
-        }
-        let installed = sqlx::query_as(&format!(
-            "INSERT INTO tenant_skills (tenant_id, name, version) VALUES ($1, $2, $3) \
-             ON CONFLICT (tenant_id, name) DO UPDATE SET version = EXCLUDED.version, \
-             enabled = true, updated_at = now() RETURNING {COLUMNS}"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(&skill.name)
-        .bind(&skill.version)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Some(installed))
+        self.in_tenant(tenant, async |c| {
+            let inserted = sqlx::query(
+                "INSERT INTO tenant_http_skills (tenant_id, name, version, description, input_schema, \
+                 endpoint, timeout_ms, secret) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (tenant_id, name) DO NOTHING",
+            )
+            .bind(tenant.as_uuid())
+            .bind(&skill.name)
+            .bind(&skill.version)
+            .bind(&skill.description)
+            .bind(&skill.input_schema)
+            .bind(&skill.endpoint)
+            .bind(skill.timeout_ms)
+            .bind(&skill.secret)
+            .execute(&mut *c)
+            .await?;
+            if inserted.rows_affected() == 0 {
+                return Ok(None);
+            }
+            let installed = sqlx::query_as(&format!(
+                "INSERT INTO tenant_skills (tenant_id, name, version) VALUES ($1, $2, $3) \
+                 ON CONFLICT (tenant_id, name) DO UPDATE SET version = EXCLUDED.version, \
+                 enabled = true, updated_at = now() RETURNING {COLUMNS}"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(&skill.name)
+            .bind(&skill.version)
+            .fetch_one(&mut *c)
+            .await?;
+            Ok(Some(installed))
+        })
+        .await
     }
 
     /// The tenant's registered HTTP skills, by name.
     pub async fn http_skills(&self, tenant: TenantId) -> Result<Vec<HttpSkillRecord>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let rows = sqlx::query_as(
-            "SELECT name, version, description, input_schema, endpoint, timeout_ms, secret, \
-             created_at FROM tenant_http_skills WHERE tenant_id = $1 ORDER BY name",
-        )
-        .bind(tenant.as_uuid())
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(rows)
+        self.in_tenant(tenant, async |c| {
+            Ok(sqlx::query_as(
+                "SELECT name, version, description, input_schema, endpoint, timeout_ms, secret, \
+                 created_at FROM tenant_http_skills WHERE tenant_id = $1 ORDER BY name",
+            )
+            .bind(tenant.as_uuid())
+            .fetch_all(c)
+            .await?)
+        })
+        .await
     }
 
     /// Enables or disables an installed skill; `None` when it is not installed.
@@ -172,45 +172,46 @@ impl Store {
         name: &str,
         enabled: bool,
     ) -> Result<Option<InstalledSkill>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let row = sqlx::query_as(&format!(
-            "UPDATE tenant_skills SET enabled = $3, updated_at = now() \
-             WHERE tenant_id = $1 AND name = $2 RETURNING {COLUMNS}"
-        ))
-        .bind(tenant.as_uuid())
-        .bind(name)
-        .bind(enabled)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(row)
+        self.in_tenant(tenant, async |c| {
+            Ok(sqlx::query_as(&format!(
+                "UPDATE tenant_skills SET enabled = $3, updated_at = now() \
+                 WHERE tenant_id = $1 AND name = $2 RETURNING {COLUMNS}"
+            ))
+            .bind(tenant.as_uuid())
+            .bind(name)
+            .bind(enabled)
+            .fetch_optional(c)
+            .await?)
+        })
+        .await
     }
 
     /// The tenant's installed skills, by name.
     pub async fn installed_skills(&self, tenant: TenantId) -> Result<Vec<InstalledSkill>> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        let rows = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM tenant_skills WHERE tenant_id = $1 ORDER BY name"
-        ))
-        .bind(tenant.as_uuid())
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(rows)
+        self.in_tenant(tenant, async |c| {
+            Ok(sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM tenant_skills WHERE tenant_id = $1 ORDER BY name"
+            ))
+            .bind(tenant.as_uuid())
+            .fetch_all(c)
+            .await?)
+        })
+        .await
     }
 
     /// Counts one invocation of an installed skill.
     pub async fn record_skill_use(&self, tenant: TenantId, name: &str) -> Result<()> {
-        let mut tx = self.tenant_tx(tenant).await?;
-        sqlx::query(
-            "UPDATE tenant_skills SET invocations = invocations + 1, last_used = now() \
-             WHERE tenant_id = $1 AND name = $2",
-        )
-        .bind(tenant.as_uuid())
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.in_tenant(tenant, async |c| {
+            sqlx::query(
+                "UPDATE tenant_skills SET invocations = invocations + 1, last_used = now() \
+                 WHERE tenant_id = $1 AND name = $2",
+            )
+            .bind(tenant.as_uuid())
+            .bind(name)
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
+        .await
     }
 }

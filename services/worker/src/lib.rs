@@ -90,12 +90,14 @@ pub async fn run(
         config.runs.clone(),
     );
     let memory = runs.memory().clone();
+    let all_runs = runs.clone();
     let jobs = Jobs::new(store.clone(), runs, config.id.clone());
     let wake = Arc::new(Notify::new());
     // Housekeeping stops at once on shutdown; the heartbeat keeps going until jobs are done.
     let housekeeping = CancellationToken::new();
     let background = TaskTracker::new();
     background.spawn(listen(store.clone(), wake.clone(), housekeeping.clone()));
+    background.spawn(all_runs.clone().sweep_until(housekeeping.clone()));
     background.spawn(heartbeat(
         store.clone(),
         jobs.clone(),
@@ -209,6 +211,7 @@ pub async fn run(
     housekeeping.cancel();
     run_tracker.close();
     let _ = tokio::time::timeout(Duration::from_secs(10), run_tracker.wait()).await;
+    all_runs.close().await;
     background.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), background.wait()).await;
     tracing::info!(worker = %config.id, "worker stopped");

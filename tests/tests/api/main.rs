@@ -14,6 +14,8 @@ mod memory_relevance;
 mod messages;
 mod openai;
 mod rls;
+mod round_trips;
+mod run_limits;
 mod runs;
 mod runs_store;
 mod seed_examples;

@@ -74,6 +74,8 @@ async fn s4_agent_run_answers_and_keeps_the_history() {
         ]
     );
     assert_eq!(conv["messages"][1]["model"], "builtin/echo");
+    // Usage is written behind the answer, in the next batch.
+    app.flush_write_behind().await;
     let today = chrono::Utc::now().date_naive();
     let usage = app
         .store

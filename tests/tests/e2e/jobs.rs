@@ -7,7 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use openclaw_tests::process::{
-    free_port, openclaw, openclaw_bin, unthrottled_tenant_key, wait_until_up, workspace_bin, Child,
+    exit_of, free_port, kill, openclaw, openclaw_bin, unthrottled_tenant_key, wait_until_up,
+    workspace_bin, Child,
 };
 use openclaw_tests::{fresh_prefix, services};
 use serde_json::{json, Value};
@@ -140,35 +141,6 @@ impl Cluster {
         .await
         .unwrap()
     }
-}
-
-fn kill(child: &Child, signal: &str) {
-    let ok = Command::new("kill")
-        .args([signal, &child.pid().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {signal} failed");
-}
-
-async fn exit_of(child: &mut Child, within: Duration) -> (std::process::ExitStatus, String) {
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < within,
-            "process did not exit within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let mut logs = String::new();
-    if let Some(mut err) = child.0.stderr.take() {
-        use std::io::Read;
-        let _ = err.read_to_string(&mut logs);
-    }
-    (status, logs)
 }
 
 #[tokio::test]

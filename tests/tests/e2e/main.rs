@@ -2,6 +2,7 @@
 //! process, revocation announced from the CLI, and a clean exit on SIGTERM.
 
 mod jobs;
+mod runs;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -23,6 +23,7 @@ use openclaw_domain::{
 };
 use openclaw_store::redis::{ControlEvent, ControlMessage};
 use openclaw_store::{Principal, Store, StoreError};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::{ApiError, ApiResult};
 use jwt::Jwt;
@@ -44,6 +45,23 @@ pub struct Authenticated {
     pub via: CredentialKind,
     /// JWTs may be limited to one session.
     pub session: Option<String>,
+    /// The tenant's concurrency permit of this request, which a run it starts takes over.
+    pub permit: PermitSlot,
+}
+
+/// Where the rate-limit layer leaves a request's concurrency permit: the request holds it
+/// unless a run takes it (`runs::start`), which then holds it until the run ends.
+#[derive(Debug, Clone, Default)]
+pub struct PermitSlot(Arc<std::sync::Mutex<Option<Arc<OwnedSemaphorePermit>>>>);
+
+impl PermitSlot {
+    pub fn holding(permit: Arc<OwnedSemaphorePermit>) -> PermitSlot {
+        PermitSlot(Arc::new(std::sync::Mutex::new(Some(permit))))
+    }
+
+    pub fn take(&self) -> Option<Arc<OwnedSemaphorePermit>> {
+        self.0.lock().expect("permit slot").take()
+    }
 }
 
 impl Authenticated {
@@ -51,6 +69,15 @@ impl Authenticated {
     /// for it (404, as for another tenant's).
     pub fn sees_session(&self, key: &str) -> bool {
         self.session.as_deref().is_none_or(|s| s == key)
+    }
+
+    /// Whether a run in session `key` (`None`: a stateless completion, in no session) is the
+    /// caller's to see.
+    pub fn sees_run(&self, key: Option<&str>) -> bool {
+        match key {
+            Some(key) => self.sees_session(key),
+            None => self.session.is_none(),
+        }
     }
 
     pub fn require(&self, scope: Scope) -> ApiResult<()> {
@@ -343,6 +370,7 @@ impl AuthService {
             scopes,
             via,
             session,
+            permit: PermitSlot::default(),
         })
     }
 

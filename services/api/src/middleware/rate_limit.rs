@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use openclaw_domain::{Error, ErrorKind};
 use serde_json::json;
 
-use crate::auth::{Authenticated, TierTag};
+use crate::auth::{Authenticated, PermitSlot, TierTag};
 use crate::error::ApiError;
 use crate::limits::Decision;
 use crate::state::AppState;
@@ -88,6 +88,9 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         return ApiError::internal("rate limit layer ran before auth").into_response();
     };
     let decision = state.limiter().check(auth.tenant_id, &auth.limits).await;
+    if let Some(used) = decision.tokens_used {
+        state.runs().quota().observe(auth.tenant_id, used);
+    }
     if !decision.allowed {
         metrics::counter!("openclaw_rate_limited_total", "tier" => auth.tier.as_str(), "kind" => "rate")
             .increment(1);
@@ -96,25 +99,42 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         resp.extensions_mut().insert(TierTag(auth.tier));
         return resp;
     }
-    let Some(permit) = state
+    // Stopping a run frees a slot: a tenant at its cap must still be able to.
+    let stops_a_run = req
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|p| p.as_str().ends_with("/runs/{id}/abort"));
+    let permit = match state
         .limiter()
         .try_acquire(auth.tenant_id, auth.limits.concurrent_requests)
-    else {
-        metrics::counter!("openclaw_rate_limited_total", "tier" => auth.tier.as_str(), "kind" => "concurrency")
-            .increment(1);
-        let err = too_many_concurrent(auth.limits.concurrent_requests);
-        let mut resp = ApiError(err).into_response();
-        set_headers(resp.headers_mut(), &decision);
-        resp.headers_mut()
-            .insert("retry-after", HeaderValue::from_static("1"));
-        resp.extensions_mut().insert(TierTag(auth.tier));
-        return resp;
+    {
+        Some(permit) => Some(permit),
+        None if stops_a_run => None,
+        None => {
+            metrics::counter!("openclaw_rate_limited_total", "tier" => auth.tier.as_str(), "kind" => "concurrency")
+                .increment(1);
+            let err = too_many_concurrent(auth.limits.concurrent_requests);
+            let mut resp = ApiError(err).into_response();
+            set_headers(resp.headers_mut(), &decision);
+            resp.headers_mut()
+                .insert("retry-after", HeaderValue::from_static("1"));
+            resp.extensions_mut().insert(TierTag(auth.tier));
+            return resp;
+        }
     };
     // Handlers that report limits in their own dialect (OpenAI's `x-ratelimit-*-requests`)
     // read this request's verdict rather than checking again.
     req.extensions_mut().insert(decision);
+    // A run the handler starts takes the permit over and holds it until it ends, so a stream,
+    // or a run that goes on after its request answered 408, still counts.
+    let slot = permit
+        .map(|p| PermitSlot::holding(std::sync::Arc::new(p)))
+        .unwrap_or_default();
+    if let Some(a) = req.extensions_mut().get_mut::<Authenticated>() {
+        a.permit = slot.clone();
+    }
     let mut resp = next.run(req).await;
-    drop(permit);
+    drop(slot.take());
     set_headers(resp.headers_mut(), &decision);
     resp
 }

@@ -265,25 +265,11 @@ fn ended_without_run(job: &JobRecord) -> RunEvent {
             latency_ms: 0,
         },
         (status, _) => {
-            let err = job.error.clone().unwrap_or(Value::Null);
-            let cancelled = status == "cancelled";
-            RunEventKind::Error {
-                code: err["code"]
-                    .as_str()
-                    .unwrap_or(if cancelled {
-                        "cancelled"
-                    } else {
-                        "internal_error"
-                    })
-                    .into(),
-                message: err["message"]
-                    .as_str()
-                    .unwrap_or("the agent ended without running")
-                    .into(),
-                // As a run's own stream reports an abort (409) or a failure.
-                status: if cancelled { 409 } else { 500 },
-                retryable: false,
+            let mut err = job.error.clone().unwrap_or(Value::Null);
+            if status == "cancelled" && err["code"].is_null() {
+                err = json!({"code": "cancelled"});
             }
+            RunEventKind::from_stored(&err, "the agent ended without running")
         }
     };
     RunEvent { seq: 1, kind }

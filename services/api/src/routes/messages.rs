@@ -254,7 +254,7 @@ pub async fn message_status(
         .get_run(auth.tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
-    if !auth.sees_session(&run.session_key) {
+    if !auth.sees_run(run.session_key.as_deref()) {
         return Err(ApiError::not_found("message"));
     }
     let mut body = json!({"id": run_wire_id(run.id), "status": run.status, "conversation_id": run.session_key});
@@ -265,7 +265,7 @@ pub async fn message_status(
         );
         body["response"] = s2_reply(&Done {
             run_id: run.id,
-            session_key: run.session_key.clone(),
+            session_key: run.session_key.clone().unwrap_or_default(),
             model: run.model.clone(),
             message_id: run
                 .response_message_id

@@ -16,8 +16,9 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Utc};
-use openclaw_domain::{ErrorKind, Scope};
+use chrono::Utc;
+use openclaw_domain::Scope;
+use openclaw_engine::run::quota::until_midnight;
 use openclaw_engine::run::run_wire_id;
 use openclaw_engine::{
     ChatMessage, ModelInfo, Role, RunEvent, RunEventKind, RunRequest, Started, ToolCall,
@@ -27,7 +28,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::runs::{self, render_stream, run_error, sse};
+use super::runs::{self, render_stream, sse};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
@@ -559,49 +560,31 @@ fn tool_call_json(id: &str, name: &str, arguments: &Value) -> Value {
 /// Reads the run to its end and answers as one `chat.completion`.
 async fn completion(started: Started) -> ApiResult<Value> {
     let meta = Meta::of(&started);
-    let mut events = started.events;
-    let mut calls = Vec::new();
-    while let Some(event) = events.next().await {
-        match &event.kind {
-            RunEventKind::ToolCall {
-                id,
-                name,
-                arguments,
-            } => calls.push(tool_call_json(id, name, arguments)),
-            RunEventKind::Done {
-                content,
-                finish_reason,
-                input_tokens,
-                output_tokens,
-                ..
-            } => {
-                let mut message = json!({
-                    "role": "assistant",
-                    // OpenAI's null, not "", for a turn that only called tools.
-                    "content": if content.is_empty() && !calls.is_empty() { Value::Null } else { json!(content) },
-                    "refusal": null,
-                });
-                if !calls.is_empty() {
-                    message["tool_calls"] = Value::Array(std::mem::take(&mut calls));
-                }
-                return Ok(json!({
-                    "id": meta.id,
-                    "object": "chat.completion",
-                    "created": meta.created,
-                    "model": meta.model,
-                    "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason}],
-                    "usage": usage_json(*input_tokens, *output_tokens),
-                    "system_fingerprint": null,
-                }));
-            }
-            RunEventKind::Error { .. } => return Err(run_error(&event.kind)),
-            // Chat completions never set an executor, so no call is executed here.
-            RunEventKind::Start { .. }
-            | RunEventKind::Delta { .. }
-            | RunEventKind::ToolResult { .. } => {}
-        }
+    // Chat completions never set an executor: every call the model made goes to the client.
+    let done = started.events.outcome().await.map_err(ApiError)?;
+    let calls: Vec<Value> = done
+        .calls
+        .iter()
+        .map(|(id, name, arguments)| tool_call_json(id, name, arguments))
+        .collect();
+    let mut message = json!({
+        "role": "assistant",
+        // OpenAI's null, not "", for a turn that only called tools.
+        "content": if done.content.is_empty() && !calls.is_empty() { Value::Null } else { json!(done.content) },
+        "refusal": null,
+    });
+    if !calls.is_empty() {
+        message["tool_calls"] = Value::Array(calls);
     }
-    Err(ApiError::internal("run events ended early"))
+    Ok(json!({
+        "id": meta.id,
+        "object": "chat.completion",
+        "created": meta.created,
+        "model": meta.model,
+        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": done.finish_reason}],
+        "usage": usage_json(done.input_tokens, done.output_tokens),
+        "system_fingerprint": null,
+    }))
 }
 
 fn data(value: Value) -> Event {
@@ -670,10 +653,10 @@ fn chunks(meta: Meta, include_usage: bool) -> impl Fn(&RunEvent) -> Vec<Event> +
             RunEventKind::Error {
                 code,
                 message,
-                status,
+                kind,
                 ..
             } => {
-                let (_, _, kind) = ErrorKind::from_status(*status).parts();
+                let (_, _, kind) = kind.parts();
                 vec![data(
                     json!({"error": {"message": message, "type": kind, "code": code, "param": null}}),
                 )]
@@ -709,17 +692,11 @@ pub fn openai_duration(d: Duration) -> String {
     }
 }
 
-/// Until the next UTC midnight, when the daily token quota starts afresh.
-fn until_midnight(now: DateTime<Utc>) -> Duration {
-    let tomorrow = now.date_naive().succ_opt().unwrap_or(now.date_naive());
-    let midnight = tomorrow.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-    (midnight - now).to_std().unwrap_or_default()
-}
-
 /// OpenAI's `x-ratelimit-*-requests` (from the rate limiter's decision for this request) and
-/// `-tokens` (the daily token quota against today's usage). They are added after the answer
-/// is ready, so a non-streamed completion's own tokens are already counted.
-async fn limit_headers(
+/// `-tokens` (the daily token quota against the tenant's counter, which this replica mirrors:
+/// no database read). They are added after the answer is ready, so a non-streamed
+/// completion's own tokens are already counted.
+fn limit_headers(
     state: &AppState,
     auth: &Authenticated,
     decision: Option<Decision>,
@@ -735,29 +712,17 @@ async fn limit_headers(
         put("x-ratelimit-remaining-requests", d.remaining.to_string());
         put("x-ratelimit-reset-requests", openai_duration(d.reset_after));
     }
-    let now = Utc::now();
-    let today = now.date_naive();
-    let tomorrow = today.succ_opt().unwrap_or(today);
-    match state.store().usage(auth.tenant_id, today, tomorrow).await {
-        Ok(rows) => {
-            let used: u64 = rows
-                .iter()
-                .map(|r| (r.input_tokens + r.output_tokens).max(0) as u64)
-                .sum();
-            let limit = auth.limits.tokens_per_day;
-            put("x-ratelimit-limit-tokens", limit.to_string());
-            put(
-                "x-ratelimit-remaining-tokens",
-                limit.saturating_sub(used).to_string(),
-            );
-            put(
-                "x-ratelimit-reset-tokens",
-                openai_duration(until_midnight(now)),
-            );
-        }
-        // The answer matters more than its quota headers.
-        Err(e) => tracing::warn!(error = %e, "token usage unavailable for rate-limit headers"),
-    }
+    let used = state.runs().quota().used(auth.tenant_id);
+    let limit = auth.limits.tokens_per_day;
+    put("x-ratelimit-limit-tokens", limit.to_string());
+    put(
+        "x-ratelimit-remaining-tokens",
+        limit.saturating_sub(used).to_string(),
+    );
+    put(
+        "x-ratelimit-reset-tokens",
+        openai_duration(until_midnight(Utc::now())),
+    );
 }
 
 // ---- handlers ------------------------------------------------------------------------------
@@ -773,7 +738,7 @@ pub async fn chat_completions(
     let mut resp = answer(&state, &auth, req)
         .await
         .unwrap_or_else(IntoResponse::into_response);
-    limit_headers(&state, &auth, decision, resp.headers_mut()).await;
+    limit_headers(&state, &auth, decision, resp.headers_mut());
     resp
 }
 
@@ -785,7 +750,11 @@ async fn answer(state: &AppState, auth: &Authenticated, req: Request) -> ApiResu
     let started = runs::start(state, auth, parsed.run, parsed.session_param).await?;
     // OpenAI's body has no session field: these tell the client where the turn was recorded.
     let mut extra = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&started.session_key) {
+    // (A stateless completion has no session to name.)
+    if let (false, Ok(v)) = (
+        started.session_key.is_empty(),
+        HeaderValue::from_str(&started.session_key),
+    ) {
         extra.insert(SESSION_HEADER, v);
     }
     if let Ok(v) = HeaderValue::from_str(&run_wire_id(started.run_id)) {
@@ -848,13 +817,5 @@ mod tests {
         for (d, want) in cases {
             assert_eq!(openai_duration(d), want, "{d:?}");
         }
-    }
-
-    #[test]
-    fn midnight_is_utc() {
-        let now = DateTime::parse_from_rfc3339("2024-05-01T23:59:30Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(until_midnight(now), Duration::from_secs(30));
     }
 }

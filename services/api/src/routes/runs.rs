@@ -32,7 +32,8 @@ pub async fn start(
     req: RunRequest,
     param: &str,
 ) -> ApiResult<Started> {
-    let req = for_caller(auth, req, param)?;
+    let mut req = for_caller(auth, req, param)?;
+    req.permit = auth.permit.take();
     state.runs().start(req).await.map_err(ApiError)
 }
 
@@ -71,6 +72,7 @@ fn for_caller(auth: &Authenticated, mut req: RunRequest, param: &str) -> ApiResu
     }
     req.tenant = auth.tenant_id;
     req.tenant_default_model = auth.default_model.clone();
+    req.tokens_per_day = Some(auth.limits.tokens_per_day);
     Ok(req)
 }
 
@@ -91,20 +93,9 @@ pub struct Done {
 
 /// The error a failed or aborted run's terminal event stands for.
 pub fn run_error(kind: &RunEventKind) -> ApiError {
-    match kind {
-        RunEventKind::Error {
-            code,
-            message,
-            status,
-            ..
-        } => {
-            let mut e = Error::new(ErrorKind::from_status(*status), message.clone());
-            if code == "cancelled" {
-                e = e.with_details(json!({"reason": "cancelled"}));
-            }
-            ApiError(e)
-        }
-        _ => ApiError::internal("a run ended without an outcome"),
+    match kind.error() {
+        Some(e) => ApiError(e),
+        None => ApiError::internal("a run ended without an outcome"),
     }
 }
 
@@ -114,57 +105,37 @@ pub async fn finish(started: Started, limit: Option<Duration>) -> ApiResult<Done
         run_id,
         session_key,
         model,
-        mut events,
+        events,
     } = started;
-    let read = async {
-        let (mut tools_used, mut last) = (Vec::<String>::new(), None);
-        while let Some(event) = events.next().await {
-            if let RunEventKind::ToolResult { name, .. } = &event.kind {
-                if !tools_used.contains(name) {
-                    tools_used.push(name.clone());
-                }
-            }
-            last = Some(event);
-        }
-        (tools_used, last)
-    };
-    let (tools_used, last) = match limit {
-        None => read.await,
-        Some(d) => tokio::time::timeout(d, read).await.map_err(|_| {
-            ApiError(
-                Error::new(
-                    ErrorKind::Timeout,
-                    format!("no answer within {} ms; the run goes on", d.as_millis()),
+    let outcome = match limit {
+        None => events.outcome().await,
+        Some(d) => tokio::time::timeout(d, events.outcome())
+            .await
+            .map_err(|_| {
+                ApiError(
+                    Error::new(
+                        ErrorKind::Timeout,
+                        format!("no answer within {} ms; the run goes on", d.as_millis()),
+                    )
+                    .with_details(
+                        json!({"run_id": run_wire_id(run_id), "conversation_id": session_key}),
+                    ),
                 )
-                .with_details(
-                    json!({"run_id": run_wire_id(run_id), "conversation_id": session_key}),
-                ),
-            )
-        })?,
+            })?,
     };
-    match last.map(|e| e.kind) {
-        Some(RunEventKind::Done {
-            message_id,
-            content,
-            finish_reason,
-            input_tokens,
-            output_tokens,
-            latency_ms,
-        }) => Ok(Done {
-            run_id,
-            session_key,
-            model,
-            message_id,
-            content,
-            finish_reason,
-            input_tokens,
-            output_tokens,
-            latency_ms,
-            tools_used,
-        }),
-        Some(other) => Err(run_error(&other)),
-        None => Err(ApiError::internal("run events ended early")),
-    }
+    let d = outcome.map_err(ApiError)?;
+    Ok(Done {
+        run_id,
+        session_key,
+        model,
+        message_id: d.message_id,
+        content: d.content,
+        finish_reason: d.finish_reason,
+        input_tokens: d.input_tokens,
+        output_tokens: d.output_tokens,
+        latency_ms: d.latency_ms,
+        tools_used: d.tools_used,
+    })
 }
 
 /// SSE with the platform's conventions: 15 s heartbeats, no proxy buffering.
@@ -225,10 +196,23 @@ async fn run_of(state: &AppState, auth: &Authenticated, raw: &str) -> ApiResult<
         .get_run(auth.tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("run"))?;
-    if !auth.sees_session(&run.session_key) {
+    if !auth.sees_run(run.session_key.as_deref()) {
         return Err(ApiError::not_found("run"));
     }
     Ok(run)
+}
+
+/// The caller's run executing (or lately ended) on this replica without a session: a stateless
+/// completion, which reaches the runs table only through the write-behind batch.
+fn local_stateless(
+    state: &AppState,
+    auth: &Authenticated,
+    raw: &str,
+    after: u64,
+) -> Option<Subscription> {
+    let id = parse_run_id(raw)?;
+    let sub = state.runs().subscribe(auth.tenant_id, id, after)?;
+    (sub.session_key().is_empty() && auth.session.is_none()).then_some(sub)
 }
 
 /// A run's events as the generic stream shows them: `event: <type>`, the event as data.
@@ -244,49 +228,6 @@ pub fn generic(event: &RunEvent) -> Vec<Event> {
     vec![Event::default()
         .event(name)
         .data(serde_json::to_string(event).unwrap_or_default())]
-}
-
-/// A finished run's events rebuilt from its record, for when no stream is left to replay.
-fn from_record(run: &RunRecord) -> Vec<RunEvent> {
-    let mut events = vec![RunEvent {
-        seq: 1,
-        kind: RunEventKind::Start {
-            session_key: run.session_key.clone(),
-            model: run.model.clone(),
-        },
-    }];
-    let text = run.response.clone().unwrap_or_default();
-    if !text.is_empty() {
-        events.push(RunEvent {
-            seq: 2,
-            kind: RunEventKind::Delta { text: text.clone() },
-        });
-    }
-    let seq = events.len() as u64 + 1;
-    let end = match run.status.as_str() {
-        "completed" => RunEventKind::Done {
-            message_id: run
-                .response_message_id
-                .map(|m| format!("msg_{}", m.simple()))
-                .unwrap_or_default(),
-            content: text,
-            finish_reason: run.finish_reason.clone().unwrap_or_else(|| "stop".into()),
-            input_tokens: run.input_tokens.unwrap_or(0) as u64,
-            output_tokens: run.output_tokens.unwrap_or(0) as u64,
-            latency_ms: run.latency_ms.unwrap_or(0) as u64,
-        },
-        _ => {
-            let err = run.error.clone().unwrap_or(Value::Null);
-            RunEventKind::Error {
-                code: err["code"].as_str().unwrap_or("internal_error").into(),
-                message: err["message"].as_str().unwrap_or("the run failed").into(),
-                status: 500,
-                retryable: false,
-            }
-        }
-    };
-    events.push(RunEvent { seq, kind: end });
-    events
 }
 
 pub fn last_event_id(headers: &HeaderMap) -> ApiResult<u64> {
@@ -313,8 +254,12 @@ pub async fn events(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     auth.require(Scope::Messages)?;
-    let run = run_of(&state, &auth, &raw).await?;
     let after = last_event_id(&headers)?;
+    // A stateless completion executing here is in no table until it has ended.
+    if let Some(sub) = local_stateless(&state, &auth, &raw, after) {
+        return Ok(sse(render_stream(sub, generic, Vec::new())));
+    }
+    let run = run_of(&state, &auth, &raw).await?;
     let deadline = Instant::now() + state.config().request_timeout;
     Ok(sse(run_event_stream(
         state,
@@ -326,8 +271,8 @@ pub async fn events(
 }
 
 /// A run's events after `after`, as `GET /v1/runs/{id}/events` serves them (and an agent's
-/// `/events`): from memory when the run executes on this replica, else from its Redis stream,
-/// polled until its terminal event or `deadline`, else rebuilt from its record.
+/// `/events`): the engine's replay (memory, else the run's Redis stream, else its record) in
+/// the generic shape.
 pub fn run_event_stream(
     state: AppState,
     tenant: TenantId,
@@ -336,52 +281,11 @@ pub fn run_event_stream(
     deadline: Instant,
 ) -> BoxStream<'static, Result<Event, Infallible>> {
     use futures::StreamExt;
-    if let Some(sub) = state.runs().subscribe(tenant, run.id, after) {
-        return render_stream(sub, generic, Vec::new()).boxed();
-    }
-    // Not on this replica: read the run's Redis stream, polling until its terminal event.
-    let remote = futures::stream::unfold((after, false, run), move |(after, ended, run)| {
-        let state = state.clone();
-        async move {
-            if ended {
-                return None;
-            }
-            loop {
-                let stored = state
-                    .runs()
-                    .stored_events(run.id, after)
-                    .await
-                    .unwrap_or_default();
-                if !stored.is_empty() {
-                    let last = stored.last().map(|e| e.seq).unwrap_or(after);
-                    let ended = stored.iter().any(|e| e.kind.is_terminal());
-                    let frames: Vec<_> = stored
-                        .iter()
-                        .flat_map(|e| event_frames(e, &generic))
-                        .collect();
-                    return Some((futures::stream::iter(frames), (last, ended, run)));
-                }
-                let fresh = state.store().get_run(tenant, run.id).await.ok().flatten();
-                if let Some(done) = fresh.filter(|r| r.status != "processing") {
-                    // Finished, and nothing (more) in Redis: the record has the whole story.
-                    let rebuilt: Vec<_> = from_record(&done)
-                        .into_iter()
-                        .filter(|e| e.seq > after)
-                        .collect();
-                    let frames: Vec<_> = rebuilt
-                        .iter()
-                        .flat_map(|e| event_frames(e, &generic))
-                        .collect();
-                    return Some((futures::stream::iter(frames), (after, true, run)));
-                }
-                if Instant::now() > deadline {
-                    return None;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    });
-    remote.flatten().boxed()
+    state
+        .runs()
+        .replay(tenant, run, after, deadline)
+        .flat_map(|e| futures::stream::iter(event_frames(&e, &generic)))
+        .boxed()
 }
 
 /// `POST /v1/runs/{id}/abort`: stops the run wherever it executes; answers with its final status.
@@ -402,6 +306,19 @@ pub async fn abort_run(
     raw: &str,
 ) -> ApiResult<(StatusCode, Value)> {
     auth.require(Scope::Messages)?;
+    if let Some(sub) = local_stateless(state, auth, raw, 0) {
+        let id = sub.run_id();
+        state.runs().abort_local(id);
+        let status = match sub.outcome().await {
+            Ok(_) => "completed",
+            Err(e) if e.details["reason"] == "cancelled" => "cancelled",
+            Err(_) => "failed",
+        };
+        return Ok((
+            StatusCode::OK,
+            json!({"id": run_wire_id(id), "object": "run", "status": status}),
+        ));
+    }
     let run = run_of(state, auth, raw).await?;
     if run.status != "processing" {
         return Err(ApiError(
@@ -421,26 +338,42 @@ pub async fn abort_run(
     state.announce(ControlMessage::RunAbort {
         run_id: run_wire_id(run.id),
     });
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let now = state
-            .store()
-            .get_run(auth.tenant_id, run.id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("run"))?;
-        if now.status != "processing" {
-            return Ok((
-                StatusCode::OK,
-                json!({"id": run_wire_id(run.id), "object": "run", "status": now.status}),
-            ));
+    // Its end arrives as its terminal event, wherever it runs (memory, its Redis stream, or
+    // its record once written).
+    let wait = Duration::from_secs(5);
+    let deadline = Instant::now() + wait;
+    let id = run.id;
+    let mut events = state.runs().replay(auth.tenant_id, run, 0, deadline);
+    let end = tokio::time::timeout(wait, async {
+        use futures::StreamExt;
+        while let Some(e) = events.next().await {
+            if e.kind.is_terminal() {
+                return Some(e.kind);
+            }
         }
-        if Instant::now() > deadline {
-            // No replica answered (the one running it may be gone): the abort stays requested.
-            return Ok((
-                StatusCode::ACCEPTED,
-                json!({"id": run_wire_id(run.id), "object": "run", "status": "cancelling"}),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        None
+    })
+    .await
+    .ok()
+    .flatten();
+    Ok(match end {
+        Some(end) => (
+            StatusCode::OK,
+            json!({"id": run_wire_id(id), "object": "run", "status": ended_status(&end)}),
+        ),
+        // No replica answered (the one running it may be gone): the abort stays requested.
+        None => (
+            StatusCode::ACCEPTED,
+            json!({"id": run_wire_id(id), "object": "run", "status": "cancelling"}),
+        ),
+    })
+}
+
+/// The status a run's terminal event stands for, as its record says it.
+fn ended_status(end: &RunEventKind) -> &'static str {
+    match end {
+        RunEventKind::Error { code, .. } if code == "cancelled" => "cancelled",
+        RunEventKind::Error { .. } => "failed",
+        _ => "completed",
     }
 }
