@@ -59,7 +59,8 @@ END $$;
 -- `p_session` as its id), the run's row under a lease, the turn and the user's message when the
 -- turn is free, the history, and what an agent run offers (the tenant's enabled skills, its
 -- HTTP skills among them, whether it has memories to recall). `{"refusal": "expired"}` for a
--- session past its ttl.
+-- session past its ttl. A session created here is created holding the turn, with the message
+-- as its first: the common case (a fresh key) writes each row once.
 CREATE FUNCTION openclaw_run_begin(p_tenant uuid, p_key text, p_session uuid, p_channel text,
                                    p_agent text, p_run uuid, p_model text, p_default_model text,
                                    p_user jsonb, p_lease_ms double precision, p_history integer,
@@ -69,37 +70,54 @@ DECLARE
     s sessions%ROWTYPE;
     chosen text;
     turn jsonb;
+    lease timestamptz := now() + p_lease_ms * interval '1 millisecond';
 BEGIN
     PERFORM set_config('openclaw.tenant_id', p_tenant::text, true);
-    INSERT INTO sessions (tenant_id, id, key, agent_id, channel)
-    VALUES (p_tenant, p_session, p_key, coalesce(p_agent, 'default'), coalesce(p_channel, 'api'))
-    ON CONFLICT (tenant_id, key) DO NOTHING;
-    SELECT * INTO s FROM sessions WHERE tenant_id = p_tenant AND key = p_key;
-    IF s.expires_at IS NOT NULL AND s.expires_at <= now() THEN
-        RETURN jsonb_build_object('refusal', 'expired');
+    INSERT INTO sessions (tenant_id, id, key, agent_id, channel, turn_run, turn_until, next_seq,
+                          message_count, last_message_at)
+    VALUES (p_tenant, p_session, p_key, coalesce(p_agent, 'default'), coalesce(p_channel, 'api'),
+            p_run, lease, 2, 1, now())
+    ON CONFLICT (tenant_id, key) DO NOTHING
+    RETURNING * INTO s;
+    IF FOUND THEN
+        chosen := coalesce(p_model, p_default_model);
+        INSERT INTO runs (tenant_id, id, session_id, model, lease_until)
+        VALUES (p_tenant, p_run, s.id, chosen, lease);
+        INSERT INTO messages (tenant_id, session_id, id, seq, role, content, run_id)
+        VALUES (p_tenant, s.id, (p_user->>'id')::uuid, 1, p_user->>'role', p_user->>'content', p_run);
+        turn := jsonb_build_object('took', true, 'history', CASE WHEN p_history > 0
+            THEN jsonb_build_array(jsonb_build_object('role', p_user->>'role',
+                                                      'content', p_user->>'content'))
+            ELSE '[]'::jsonb END);
+    ELSE
+        SELECT * INTO s FROM sessions WHERE tenant_id = p_tenant AND key = p_key;
+        IF s.expires_at IS NOT NULL AND s.expires_at <= now() THEN
+            RETURN jsonb_build_object('refusal', 'expired');
+        END IF;
+        chosen := coalesce(p_model, s.model, p_default_model);
+        INSERT INTO runs (tenant_id, id, session_id, model, lease_until)
+        VALUES (p_tenant, p_run, s.id, chosen, lease);
+        turn := openclaw_run_turn(p_tenant, s.id, p_run, p_user, p_lease_ms, p_history);
     END IF;
-    chosen := coalesce(p_model, s.model, p_default_model);
-    INSERT INTO runs (tenant_id, id, session_id, model, lease_until)
-    VALUES (p_tenant, p_run, s.id, chosen, now() + p_lease_ms * interval '1 millisecond');
-    turn := openclaw_run_turn(p_tenant, s.id, p_run, p_user, p_lease_ms, p_history);
     turn := turn || jsonb_build_object('session', s.id, 'key', s.key, 'model', chosen);
     IF p_agent_run THEN
-        turn := turn || jsonb_build_object(
-            'skills', (SELECT coalesce(jsonb_agg(name ORDER BY name), '[]'::jsonb)
-                         FROM tenant_skills WHERE tenant_id = p_tenant AND enabled),
-            'http_skills', (SELECT coalesce(jsonb_agg(to_jsonb(h) ORDER BY h.name), '[]'::jsonb)
-                              FROM tenant_http_skills h
-                              JOIN tenant_skills k ON k.tenant_id = h.tenant_id AND k.name = h.name
-                             WHERE h.tenant_id = p_tenant AND k.enabled),
-            'memories', EXISTS (SELECT 1 FROM memory_totals
-                                 WHERE tenant_id = p_tenant AND entries > 0));
+        turn := turn || (
+            SELECT jsonb_build_object(
+                'skills', coalesce(jsonb_agg(k.name ORDER BY k.name), '[]'::jsonb),
+                'http_skills', coalesce(jsonb_agg(to_jsonb(h) ORDER BY h.name)
+                                        FILTER (WHERE h.name IS NOT NULL), '[]'::jsonb),
+                'memories', EXISTS (SELECT 1 FROM memory_totals
+                                     WHERE tenant_id = p_tenant AND entries > 0))
+              FROM tenant_skills k
+              LEFT JOIN tenant_http_skills h ON h.tenant_id = k.tenant_id AND h.name = k.name
+             WHERE k.tenant_id = p_tenant AND k.enabled);
     END IF;
     RETURN turn;
 END $$;
 
 -- Ends a stateful run in one call: its outcome (only if it is still `processing`: the first
 -- end wins), its reply joining the history, the outbox events it reports, and the turn's
--- release. Returns whether this call ended the run.
+-- release (the session row written once for both). Returns whether this call ended the run.
 CREATE FUNCTION openclaw_run_end(p_tenant uuid, p_session uuid, p_run uuid, p_reply jsonb,
                                  p_status text, p_response text, p_finish_reason text,
                                  p_error jsonb, p_input_tokens integer, p_output_tokens integer,
@@ -107,6 +125,8 @@ CREATE FUNCTION openclaw_run_end(p_tenant uuid, p_session uuid, p_run uuid, p_re
 RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
     ended boolean;
+    reply boolean;
+    next bigint;
 BEGIN
     PERFORM set_config('openclaw.tenant_id', p_tenant::text, true);
     UPDATE runs SET status = p_status, response = p_response,
@@ -115,15 +135,27 @@ BEGIN
            latency_ms = p_latency_ms, finished_at = now(), lease_until = NULL
      WHERE tenant_id = p_tenant AND id = p_run AND status = 'processing';
     ended := FOUND;
-    IF ended AND p_reply IS NOT NULL THEN
-        PERFORM openclaw_append_message(p_tenant, p_session, p_reply);
+    reply := ended AND p_reply IS NOT NULL;
+    UPDATE sessions
+       SET next_seq = next_seq + reply::integer, message_count = message_count + reply::integer,
+           last_message_at = CASE WHEN reply THEN now() ELSE last_message_at END,
+           updated_at = now(),
+           turn_run = CASE WHEN turn_run = p_run THEN NULL ELSE turn_run END,
+           turn_until = CASE WHEN turn_run = p_run THEN NULL ELSE turn_until END
+     WHERE tenant_id = p_tenant AND id = p_session AND (reply OR turn_run = p_run)
+    RETURNING next_seq - 1 INTO next;
+    IF reply THEN
+        INSERT INTO messages (tenant_id, session_id, id, seq, role, content, tool_calls,
+                              tool_call_id, run_id, model, input_tokens, output_tokens)
+        VALUES (p_tenant, p_session, (p_reply->>'id')::uuid, next, p_reply->>'role',
+                p_reply->>'content', nullif(p_reply->'tool_calls', 'null'::jsonb),
+                p_reply->>'tool_call_id', (p_reply->>'run_id')::uuid, p_reply->>'model',
+                (p_reply->>'input_tokens')::integer, (p_reply->>'output_tokens')::integer);
     END IF;
     IF ended THEN
         INSERT INTO outbox (tenant_id, id, event, payload)
         SELECT p_tenant, (e->>'id')::uuid, e->>'event', e->'payload'
           FROM jsonb_array_elements(coalesce(p_outbox, '[]'::jsonb)) e;
     END IF;
-    UPDATE sessions SET turn_run = NULL, turn_until = NULL
-     WHERE tenant_id = p_tenant AND id = p_session AND turn_run = p_run;
     RETURN ended;
 END $$;

@@ -6,12 +6,14 @@ pub mod error;
 pub mod ids;
 pub mod memory;
 pub mod scope;
+pub mod status;
 pub mod tier;
 
 pub use api_key::{ApiKeySecret, KeyHash};
 pub use error::{Error, ErrorKind};
 pub use ids::{AgentId, ApiKeyId, TaskId, TenantId};
 pub use scope::{Scope, Scopes};
+pub use status::{JobStatus, RunStatus};
 pub use tier::{LimitOverrides, Limits, Tier};
 pub mod tenant;
 pub use tenant::TenantStatus;

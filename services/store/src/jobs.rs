@@ -4,7 +4,7 @@
 //! partitioned, presumed dead) cannot end or touch a job another worker has since claimed.
 
 use chrono::{DateTime, Duration, Utc};
-use openclaw_domain::TenantId;
+use openclaw_domain::{JobStatus, TenantId};
 use serde_json::{json, Value};
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
@@ -75,8 +75,8 @@ pub struct JobRecord {
     pub parameters: Value,
     pub priority: i32,
     pub timeout_ms: i32,
-    /// `queued`, `running`, `completed`, `failed` or `cancelled`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: JobStatus,
     pub progress: i16,
     pub result: Option<Value>,
     pub error: Option<Value>,
@@ -98,7 +98,7 @@ impl JobRecord {
     }
 
     pub fn is_terminal(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
+        self.status.is_terminal()
     }
 }
 
@@ -183,7 +183,7 @@ fn job_payload(job: &JobRecord) -> Value {
         "kind": job.kind,
         "name": job.name,
         "type": job.job_type,
-        "status": job.status,
+        "status": job.status.as_str(),
         "result": job.result,
         "error": job.error,
         "parent_id": job.parent_id,
@@ -367,7 +367,7 @@ impl Store {
             if before.is_terminal() {
                 return Ok(CancelOutcome::AlreadyEnded(before));
             }
-            let was_running = before.status == "running";
+            let was_running = before.status == JobStatus::Running;
             let job: JobRecord = sqlx::query_as(&format!(
                 "UPDATE jobs SET status = 'cancelled', lease_until = NULL, updated_at = now(), \
                  finished_at = now(), error = $3 WHERE tenant_id = $1 AND id = $2 RETURNING {JOB_COLUMNS}"
@@ -600,13 +600,13 @@ impl Store {
                 // ends here.
                 fail_subagents(c, &job, "the agent that spawned this one ended first").await?;
             }
-            if job.status == "queued" {
+            if job.status == JobStatus::Queued {
                 sqlx::query("SELECT pg_notify($1, '')")
                     .bind(JOBS_CHANNEL)
                     .execute(&mut *c)
                     .await?;
             } else {
-                record_event(c, &job, &job.status.clone()).await?;
+                record_event(c, &job, job.status.as_str()).await?;
             }
             Ok(Some(job))
         })
@@ -652,11 +652,11 @@ impl Store {
                 )
                 .await?;
             }
-            if job.status == "failed" {
+            if job.status == JobStatus::Failed {
                 record_event(&mut tx, job, "failed").await?;
             }
         }
-        if lost.iter().any(|j| j.status == "queued") {
+        if lost.iter().any(|j| j.status == JobStatus::Queued) {
             sqlx::query("SELECT pg_notify($1, '')")
                 .bind(JOBS_CHANNEL)
                 .execute(&mut *tx)

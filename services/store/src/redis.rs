@@ -336,9 +336,7 @@ impl Redis {
         Ok(())
     }
 
-    /// Appends events `(seq, payload)` of a run to its stream (stream ids `seq-1`, so
-    /// `Last-Event-ID` is our own sequence number), keeps the newest `max_len` and the stream
-    /// alive for `ttl` after the last append. One round trip however many events.
+    /// Appends events to one run's stream (see `append_runs_events`).
     pub async fn append_run_events(
         &self,
         run: &str,
@@ -346,23 +344,38 @@ impl Redis {
         max_len: usize,
         ttl: Duration,
     ) -> Result<(), Unavailable> {
-        let key = self.key(&format!("run:{run}"));
+        self.append_runs_events(&[(run, events)], max_len, ttl)
+            .await
+    }
+
+    /// Appends events to several runs' streams in one pipelined round trip: each event under
+    /// the id `seq-1`, so `Last-Event-ID` is our sequence number; each stream capped at about
+    /// `max_len` and expiring `ttl` after its last event.
+    pub async fn append_runs_events(
+        &self,
+        runs: &[(&str, &[(u64, String)])],
+        max_len: usize,
+        ttl: Duration,
+    ) -> Result<(), Unavailable> {
         let mut pipe = redis::pipe();
-        for (seq, payload) in events {
-            pipe.cmd("XADD")
+        for (run, events) in runs {
+            let key = self.key(&format!("run:{run}"));
+            for (seq, payload) in *events {
+                pipe.cmd("XADD")
+                    .arg(&key)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(max_len)
+                    .arg(format!("{seq}-1"))
+                    .arg("e")
+                    .arg(payload)
+                    .ignore();
+            }
+            pipe.cmd("PEXPIRE")
                 .arg(&key)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(max_len)
-                .arg(format!("{seq}-1"))
-                .arg("e")
-                .arg(payload)
+                .arg(ttl.as_millis() as u64)
                 .ignore();
         }
-        pipe.cmd("PEXPIRE")
-            .arg(&key)
-            .arg(ttl.as_millis() as u64)
-            .ignore();
         self.run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
             .await
     }

@@ -3,7 +3,7 @@
 //! tenant, day and model (written behind, in batches).
 
 use chrono::{DateTime, Duration, Utc};
-use openclaw_domain::TenantId;
+use openclaw_domain::{RunStatus, TenantId};
 use serde_json::Value;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
@@ -19,7 +19,8 @@ pub struct RunRecord {
     pub session_id: Option<Uuid>,
     /// `None` for a stateless completion, which has no session.
     pub session_key: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: RunStatus,
     pub model: String,
     pub response: Option<String>,
     pub response_message_id: Option<Uuid>,
@@ -35,8 +36,8 @@ pub struct RunRecord {
 /// How a run ended.
 #[derive(Debug, Clone, Default)]
 pub struct RunOutcome {
-    /// `completed`, `failed` or `cancelled`.
-    pub status: &'static str,
+    /// `Completed`, `Failed` or `Cancelled`.
+    pub status: RunStatus,
     pub response: Option<String>,
     pub finish_reason: Option<String>,
     pub error: Option<Value>,
@@ -308,7 +309,7 @@ impl Store {
         .bind(session)
         .bind(run)
         .bind(reply.as_ref().map(message_json))
-        .bind(o.status)
+        .bind(o.status.as_str())
         .bind(&o.response)
         .bind(&o.finish_reason)
         .bind(&o.error)
@@ -379,7 +380,7 @@ impl Store {
     ) -> Result<()> {
         let ids: Vec<Uuid> = runs.iter().map(|r| r.id).collect();
         let tenants: Vec<Uuid> = runs.iter().map(|r| r.tenant.as_uuid()).collect();
-        let statuses: Vec<&str> = runs.iter().map(|r| r.outcome.status).collect();
+        let statuses: Vec<&str> = runs.iter().map(|r| r.outcome.status.as_str()).collect();
         let models: Vec<&str> = runs.iter().map(|r| r.model.as_str()).collect();
         let messages: Vec<&str> = runs.iter().map(|r| r.message.as_str()).collect();
         let responses: Vec<Option<&str>> =

@@ -58,6 +58,9 @@ struct Inner {
     wake: Notify,
     closing: std::sync::atomic::AtomicBool,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// One write at a time: a `flush` returns only once what was waiting when it was called is
+    /// written, even when the writer had just taken it.
+    writing: tokio::sync::Mutex<()>,
 }
 
 #[derive(Clone)]
@@ -85,6 +88,7 @@ impl WriteBehind {
                 wake: Notify::new(),
                 closing: false.into(),
                 writer: Mutex::new(None),
+                writing: tokio::sync::Mutex::new(()),
             }),
         };
         let writer = tokio::spawn(wb.clone().write_loop());
@@ -126,6 +130,7 @@ impl WriteBehind {
     /// Writes what is waiting now, in one statement. On failure the rows go back to wait for the
     /// next window (within capacity).
     pub async fn flush(&self) -> crate::Result<usize> {
+        let _writing = self.inner.writing.lock().await;
         let batch = std::mem::take(&mut *self.inner.pending.lock().expect("pending"));
         if batch.is_empty() {
             return Ok(0);

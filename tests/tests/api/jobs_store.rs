@@ -181,7 +181,7 @@ async fn a_lapsed_lease_hands_the_job_to_another_worker_and_fences_the_first() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let reaped = store.reap_jobs().await.unwrap();
     assert_eq!(reaped.len(), 1);
-    assert_eq!(reaped[0].status, "queued");
+    assert_eq!(reaped[0].status.as_str(), "queued");
     assert_eq!(
         reaped[0].run_id, None,
         "the lost attempt's run is not the job's any more"
@@ -222,7 +222,7 @@ async fn a_lapsed_lease_hands_the_job_to_another_worker_and_fences_the_first() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(ended.status, "completed");
+    assert_eq!(ended.status.as_str(), "completed");
     assert_eq!(ended.result, Some(json!({"by": "w2"})));
     assert_eq!(ended.progress, 100);
     assert_eq!(events(store, t).await, ["task.completed"]);
@@ -255,7 +255,7 @@ async fn retries_back_off_until_attempts_are_spent_and_hand_backs_cost_nothing()
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(queued.status, "queued");
+    assert_eq!(queued.status.as_str(), "queued");
     assert!(
         store.claim_job("w", lease).await.unwrap().is_none(),
         "not before its back-off"
@@ -268,7 +268,7 @@ async fn retries_back_off_until_attempts_are_spent_and_hand_backs_cost_nothing()
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(failed.status, "failed", "attempts spent");
+    assert_eq!(failed.status.as_str(), "failed", "attempts spent");
     assert_eq!(failed.error.unwrap()["code"], "upstream_error");
     assert_eq!(events(store, t).await, ["task.failed"]);
 }
@@ -285,7 +285,7 @@ async fn cancelling_is_final_and_stops_sub_agents_too() {
         .unwrap()
     {
         CancelOutcome::Cancelled { job, was_running } => {
-            assert_eq!(job.status, "cancelled");
+            assert_eq!(job.status.as_str(), "cancelled");
             assert!(!was_running);
         }
         other => panic!("{other:?}"),
@@ -343,7 +343,7 @@ async fn cancelling_is_final_and_stops_sub_agents_too() {
         depth: 1,
     };
     let child = store.start_subagent(t, child, lineage, "w").await.unwrap();
-    assert_eq!(child.status, "running");
+    assert_eq!(child.status.as_str(), "running");
     match store.cancel_job(t, JobKind::Agent, agent.id).await.unwrap() {
         CancelOutcome::Cancelled { was_running, .. } => assert!(was_running),
         other => panic!("{other:?}"),
@@ -353,7 +353,7 @@ async fn cancelling_is_final_and_stops_sub_agents_too() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(child.status, "cancelled");
+    assert_eq!(child.status.as_str(), "cancelled");
     assert!(store
         .end_job(
             t,

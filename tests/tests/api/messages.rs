@@ -491,6 +491,6 @@ async fn an_async_message_aborted_before_a_worker_takes_it_never_runs() {
         .await
         .unwrap();
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].status, "cancelled");
+    assert_eq!(jobs[0].status.as_str(), "cancelled");
     assert_eq!(jobs[0].attempts, 0, "never claimed");
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use openclaw_domain::Tier;
+use openclaw_domain::{RunStatus, Tier};
 use openclaw_store::redis::Redis;
 use openclaw_store::{
     BeginRun, FinishedRun, NewMessage, OutboxEvent, RunOutcome, Said, WriteBehind,
@@ -121,7 +121,7 @@ async fn one_run_at_a_time_holds_a_sessions_turn_and_a_lapsed_lease_frees_it() {
         "only the holder renews"
     );
     let done = RunOutcome {
-        status: "completed",
+        status: RunStatus::Completed,
         ..Default::default()
     };
     app.store
@@ -180,11 +180,11 @@ async fn a_run_ends_once_with_its_reply_and_outbox_events() {
         .unwrap();
     let got = app.store.get_run(tenant, run).await.unwrap().unwrap();
     assert_eq!(
-        (got.status.as_str(), got.session_key.as_deref()),
-        ("processing", Some("default"))
+        (got.status, got.session_key.as_deref()),
+        (RunStatus::Processing, Some("default"))
     );
     let outcome = RunOutcome {
-        status: "completed",
+        status: RunStatus::Completed,
         input_tokens: 3,
         output_tokens: 5,
         ..Default::default()
@@ -213,7 +213,7 @@ async fn a_run_ends_once_with_its_reply_and_outbox_events() {
         .unwrap();
     assert!(ended);
     let abort = RunOutcome {
-        status: "cancelled",
+        status: RunStatus::Cancelled,
         ..Default::default()
     };
     let (again_saved, again) = app
@@ -224,7 +224,7 @@ async fn a_run_ends_once_with_its_reply_and_outbox_events() {
     assert!(!again, "first outcome wins");
     assert!(again_saved.is_none());
     let got = app.store.get_run(tenant, run).await.unwrap().unwrap();
-    assert_eq!(got.status, "completed");
+    assert_eq!(got.status, RunStatus::Completed);
     assert!(saved.is_some());
     assert_eq!(
         got.response_message_id, saved,
@@ -253,7 +253,7 @@ async fn write_behind_folds_usage_per_tenant_day_and_model_and_records_stateless
         model: "builtin/echo".into(),
         message: "hello".into(),
         outcome: RunOutcome {
-            status: "completed",
+            status: RunStatus::Completed,
             response: Some("Echo: hello".into()),
             input_tokens: 2,
             output_tokens: 3,
@@ -326,7 +326,7 @@ async fn the_sweep_ends_runs_whose_lease_lapsed_and_frees_their_turn() {
     let swept = app.store.sweep_runs(100).await.unwrap();
     assert_eq!(swept.iter().map(|o| o.id).collect::<Vec<_>>(), vec![lost]);
     let got = app.store.get_run(tenant, lost).await.unwrap().unwrap();
-    assert_eq!(got.status, "failed");
+    assert_eq!(got.status, RunStatus::Failed);
     assert_eq!(got.error.unwrap()["code"], "internal_error");
     assert_eq!(
         app.store
@@ -335,7 +335,7 @@ async fn the_sweep_ends_runs_whose_lease_lapsed_and_frees_their_turn() {
             .unwrap()
             .unwrap()
             .status,
-        "processing"
+        RunStatus::Processing
     );
     assert!(
         app.store

@@ -93,6 +93,7 @@ pub async fn run_status(app: &TestApp, t: &TestTenant, run: &str) -> String {
         .unwrap()
         .expect("the run exists")
         .status
+        .to_string()
 }
 
 pub async fn wait_run_status(app: &TestApp, t: &TestTenant, run: &str, want: &str) {

@@ -12,7 +12,7 @@ use axum::response::Response;
 use axum::{Extension, Json};
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use openclaw_domain::{AgentId, Scope, TenantId};
+use openclaw_domain::{AgentId, JobStatus, Scope, TenantId};
 use openclaw_engine::{RunEvent, RunEventKind};
 use openclaw_store::{JobKind, JobRecord, NewJob};
 use serde::Deserialize;
@@ -24,7 +24,7 @@ use super::runs::{event_frames, generic, last_event_id, run_event_stream, sse};
 use super::sessions::Dialect;
 use super::tasks::{
     cancel_job, check_capacity, created, list_page, load_job, run_ref, timeout_ms, wait_duration,
-    wire_status, ListQuery, WaitQuery,
+    ListQuery, WaitQuery,
 };
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult};
@@ -49,7 +49,7 @@ pub fn agent_view(job: &JobRecord) -> Value {
     json!({
         "id": AgentId(job.id).to_string(),
         "object": "agent",
-        "status": wire_status(&job.status),
+        "status": job.status.wire(),
         "task": p.get("task").cloned().unwrap_or(Value::Null),
         "model": p.get("model").cloned().unwrap_or(Value::Null),
         "skills": p.get("skills").cloned().unwrap_or_else(|| json!([])),
@@ -255,8 +255,8 @@ async fn agent_stream(
 
 /// The one event of an agent that ended before any run: what a run's stream would end with.
 fn ended_without_run(job: &JobRecord) -> RunEvent {
-    let kind = match (job.status.as_str(), &job.result) {
-        ("completed", Some(result)) => RunEventKind::Done {
+    let kind = match (job.status, &job.result) {
+        (JobStatus::Completed, Some(result)) => RunEventKind::Done {
             message_id: String::new(),
             content: result["content"].as_str().unwrap_or_default().into(),
             finish_reason: result["finish_reason"].as_str().unwrap_or("stop").into(),
@@ -266,7 +266,7 @@ fn ended_without_run(job: &JobRecord) -> RunEvent {
         },
         (status, _) => {
             let mut err = job.error.clone().unwrap_or(Value::Null);
-            if status == "cancelled" && err["code"].is_null() {
+            if status == JobStatus::Cancelled && err["code"].is_null() {
                 err = json!({"code": "cancelled"});
             }
             RunEventKind::from_stored(&err, "the agent ended without running")

@@ -10,7 +10,7 @@ use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::Utc;
-use openclaw_domain::Scope;
+use openclaw_domain::{RunStatus, Scope};
 use openclaw_engine::run::{parse_run_id, run_wire_id};
 use openclaw_engine::{RunEvent, RunEventKind, RunRequest};
 use serde::Deserialize;
@@ -257,8 +257,8 @@ pub async fn message_status(
     if !auth.sees_run(run.session_key.as_deref()) {
         return Err(ApiError::not_found("message"));
     }
-    let mut body = json!({"id": run_wire_id(run.id), "status": run.status, "conversation_id": run.session_key});
-    if run.status == "completed" {
+    let mut body = json!({"id": run_wire_id(run.id), "status": run.status.as_str(), "conversation_id": run.session_key});
+    if run.status == RunStatus::Completed {
         let (input, output) = (
             run.input_tokens.unwrap_or(0) as u64,
             run.output_tokens.unwrap_or(0) as u64,

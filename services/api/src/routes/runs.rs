@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::stream::BoxStream;
 use futures::Stream;
-use openclaw_domain::{Error, ErrorKind, Scope, TenantId};
+use openclaw_domain::{Error, ErrorKind, RunStatus, Scope, TenantId};
 use openclaw_engine::run::{parse_run_id, run_wire_id};
 use openclaw_engine::{RunEvent, RunEventKind, RunRequest, Started, Subscription};
 use openclaw_store::redis::ControlMessage;
@@ -320,13 +320,13 @@ pub async fn abort_run(
         ));
     }
     let run = run_of(state, auth, raw).await?;
-    if run.status != "processing" {
+    if run.status.is_ended() {
         return Err(ApiError(
             Error::new(
                 ErrorKind::Conflict,
                 format!("the run has already ended ({})", run.status),
             )
-            .with_details(json!({"status": run.status})),
+            .with_details(json!({"status": run.status.as_str()})),
         ));
     }
     // An async message still queued is cancelled in the queue; a running one (its job ends
@@ -372,8 +372,9 @@ pub async fn abort_run(
 /// The status a run's terminal event stands for, as its record says it.
 fn ended_status(end: &RunEventKind) -> &'static str {
     match end {
-        RunEventKind::Error { code, .. } if code == "cancelled" => "cancelled",
-        RunEventKind::Error { .. } => "failed",
-        _ => "completed",
+        RunEventKind::Error { code, .. } if code == "cancelled" => RunStatus::Cancelled,
+        RunEventKind::Error { .. } => RunStatus::Failed,
+        _ => RunStatus::Completed,
     }
+    .as_str()
 }

@@ -9,7 +9,7 @@ use axum::http::header::LOCATION;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use openclaw_domain::{Error, ErrorKind, Scope, TaskId};
+use openclaw_domain::{Error, ErrorKind, JobStatus, Scope, TaskId};
 use openclaw_engine::jobs::COMPACT_TASK;
 use openclaw_engine::run::run_wire_id;
 use openclaw_engine::skills;
@@ -40,28 +40,23 @@ pub const MAX_WAIT_SECS: i64 = 60;
 /// Attempts a task gets when a worker dies under it or its upstream fails transiently.
 const TASK_MAX_ATTEMPTS: i32 = 3;
 
-/// The status a client sees: the queue's `queued` is S1's `pending`.
-pub fn wire_status(status: &str) -> &str {
-    match status {
-        "queued" => "pending",
-        other => other,
-    }
-}
-
-/// `?status=` in the client's words, as the queue records it.
+/// `?status=` in the client's words (S1's `pending` for a queued job), as the queue records it.
 fn stored_status(wire: &str) -> ApiResult<&'static str> {
-    Ok(match wire {
-        "pending" => "queued",
-        "running" => "running",
-        "completed" => "completed",
-        "failed" => "failed",
-        "cancelled" => "cancelled",
-        _ => {
-            return Err(ApiError::invalid(
-                "status",
-                "`status` must be one of pending, running, completed, failed, cancelled",
-            ))
-        }
+    [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Completed,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+    ]
+    .into_iter()
+    .find(|s| s.wire() == wire)
+    .map(JobStatus::as_str)
+    .ok_or_else(|| {
+        ApiError::invalid(
+            "status",
+            "`status` must be one of pending, running, completed, failed, cancelled",
+        )
     })
 }
 
@@ -193,7 +188,7 @@ pub async fn cancel_job(
             Ok(job)
         }
         CancelOutcome::AlreadyEnded(job) => {
-            let status = wire_status(&job.status).to_string();
+            let status = job.status.wire();
             Err(ApiError(
                 Error::new(
                     ErrorKind::Conflict,
@@ -213,7 +208,7 @@ pub fn task_view(job: &JobRecord) -> Value {
         "object": "task",
         "name": job.name,
         "type": job.job_type,
-        "status": wire_status(&job.status),
+        "status": job.status.wire(),
         "progress": job.progress,
         "parameters": job.parameters,
         "priority": job.priority,

@@ -5,15 +5,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use openclaw_domain::{Error, ErrorKind, TenantId};
+use openclaw_domain::{Error, ErrorKind, RunStatus, TenantId};
 use openclaw_store::redis::Redis;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-
-use super::RunsConfig;
 
 /// What happened in a run, in order. Dialects render these in their own wire shapes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,7 +112,11 @@ pub(crate) struct Active {
     pub(crate) latest: watch::Sender<u64>,
     /// Text streamed so far, kept if the run is cut short.
     pub(crate) text: Mutex<String>,
+    /// The run's wire id, naming its Redis stream.
+    pub(crate) wire_id: Arc<str>,
     pub(crate) to_redis: Option<mpsc::UnboundedSender<Stored>>,
+    /// When the run ended (its terminal event was emitted).
+    pub(crate) ended: std::sync::OnceLock<std::time::Instant>,
 }
 
 impl Active {
@@ -125,9 +127,9 @@ impl Active {
         if let Some(tx) = &self.to_redis {
             let payload = serde_json::to_string(&event).expect("events serialise");
             let _ = tx.send(Stored {
+                run: self.wire_id.clone(),
                 seq,
                 payload,
-                terminal: event.kind.is_terminal(),
             });
         }
         log.push(event);
@@ -173,38 +175,42 @@ impl Subscription {
     }
 }
 
-/// An event on its way to the Redis stream.
+/// An event's sequence number and its JSON, as its Redis stream holds it.
+type Numbered = (u64, String);
+
+/// An event on its way to its run's Redis stream.
 pub(crate) struct Stored {
+    pub(crate) run: Arc<str>,
     pub(crate) seq: u64,
     pub(crate) payload: String,
-    pub(crate) terminal: bool,
 }
 
-/// Writes a run's events to its Redis stream in order, batching whatever has queued up, so a
-/// fast stream of deltas costs a round trip per batch rather than per delta.
+/// Writes every run's events to their Redis streams in order, batching whatever has queued up
+/// across runs into one pipelined round trip: one task for the replica, not one per run, so a
+/// busy replica pays a round trip per batch rather than per run or per delta. Ends when the
+/// runs (the senders) are gone.
 pub(crate) async fn forward_to_redis(
     redis: Arc<Redis>,
-    run: String,
     mut rx: mpsc::UnboundedReceiver<Stored>,
-    config: RunsConfig,
+    max_len: usize,
+    ttl: std::time::Duration,
 ) {
     let mut batch: Vec<Stored> = Vec::new();
-    while rx.recv_many(&mut batch, 256).await > 0 {
-        let events: Vec<(u64, String)> = batch.iter().map(|e| (e.seq, e.payload.clone())).collect();
-        if redis
-            .append_run_events(&run, &events, config.stream_max_len, config.stream_ttl)
-            .await
-            .is_err()
-        {
-            tracing::debug!(
-                run,
-                "run events not written to Redis; local subscribers still have them"
-            );
+    while rx.recv_many(&mut batch, 1024).await > 0 {
+        // Grouped by run, keeping each run's order (a stream only takes increasing ids).
+        let mut runs: Vec<(Arc<str>, Vec<Numbered>)> = Vec::new();
+        for e in batch.drain(..) {
+            match runs.iter_mut().find(|(run, _)| *run == e.run) {
+                Some((_, events)) => events.push((e.seq, e.payload)),
+                None => runs.push((e.run, vec![(e.seq, e.payload)])),
+            }
         }
-        let ended = batch.iter().any(|e| e.terminal);
-        batch.clear();
-        if ended {
-            break;
+        let refs: Vec<(&str, &[Numbered])> = runs
+            .iter()
+            .map(|(run, events)| (&**run, events.as_slice()))
+            .collect();
+        if redis.append_runs_events(&refs, max_len, ttl).await.is_err() {
+            tracing::debug!("run events not written to Redis; local subscribers still have them");
         }
     }
 }
@@ -226,8 +232,8 @@ pub fn from_record(run: &openclaw_store::RunRecord) -> Vec<RunEvent> {
         });
     }
     let seq = events.len() as u64 + 1;
-    let end = match run.status.as_str() {
-        "completed" => RunEventKind::Done {
+    let end = match run.status {
+        RunStatus::Completed => RunEventKind::Done {
             message_id: run
                 .response_message_id
                 .map(|m| format!("msg_{}", m.simple()))

@@ -24,7 +24,7 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 
 use dashmap::DashMap;
-use openclaw_domain::{Error, ErrorKind, TenantId};
+use openclaw_domain::{Error, ErrorKind, RunStatus, TenantId};
 use openclaw_store::redis::{Redis, Unavailable};
 use openclaw_store::{
     BeginRun, HttpSkillRecord, NewMessage, RunRecord, Said, SessionRefusal, Store, WriteBehind,
@@ -121,7 +121,7 @@ impl Default for RunsConfig {
             sweep_interval: Duration::from_secs(5),
             stream_max_len: 10_000,
             stream_ttl: Duration::from_secs(3600),
-            linger: Duration::from_secs(60),
+            linger: Duration::from_secs(10),
             memory: MemoryConfig::default(),
             skills: SkillsConfig::default(),
             write_behind: WriteBehindConfig::default(),
@@ -178,6 +178,8 @@ struct Inner {
     skill_context: SkillContext,
     quota: TokenQuota,
     write_behind: WriteBehind,
+    /// Into the one task that writes every run's events to Redis.
+    to_redis: Option<mpsc::UnboundedSender<events::Stored>>,
 }
 
 impl Runs {
@@ -191,6 +193,17 @@ impl Runs {
         let memory = Memory::new(store.clone(), providers.clone(), config.memory.clone());
         let skill_context = SkillContext::new(&config.skills);
         let write_behind = WriteBehind::start(store.clone(), config.write_behind.clone());
+        let to_redis = redis.clone().map(|redis| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            // Not on the tracker: it ends by itself once the runs (its senders) are gone.
+            tokio::spawn(forward_to_redis(
+                redis,
+                rx,
+                config.stream_max_len,
+                config.stream_ttl,
+            ));
+            tx
+        });
         Runs {
             inner: Arc::new(Inner {
                 store,
@@ -203,6 +216,7 @@ impl Runs {
                 memory,
                 skill_context,
                 write_behind,
+                to_redis,
             }),
         }
     }
@@ -380,7 +394,7 @@ impl Runs {
     async fn abandon(&self, tenant: TenantId, session: Uuid, run: Uuid, error: &Error) {
         let (_, code, _) = error.kind.parts();
         let outcome = openclaw_store::RunOutcome {
-            status: "failed",
+            status: RunStatus::Failed,
             error: Some(json!({"code": code, "message": error.message})),
             ..Default::default()
         };
@@ -491,7 +505,7 @@ impl Runs {
         let (Some(session), Some(session_key)) = (run.session_id, run.session_key) else {
             return Ok(None);
         };
-        if run.status != "processing" {
+        if run.status.is_ended() {
             return Ok(None);
         }
         let user_persisted = inner
@@ -550,14 +564,6 @@ impl Runs {
     ) -> Started {
         let inner = &self.inner;
         let run_id = place.run_id;
-        let to_redis = inner.redis.clone().map(|redis| {
-            let (tx, rx) = mpsc::unbounded_channel();
-            let config = inner.config.clone();
-            inner
-                .tracker
-                .spawn(forward_to_redis(redis, run_wire_id(run_id), rx, config));
-            tx
-        });
         let (latest, changes) = watch::channel(0);
         let active = Arc::new(Active {
             run_id,
@@ -566,7 +572,9 @@ impl Runs {
             log: Mutex::new(Vec::new()),
             latest,
             text: Mutex::new(String::new()),
-            to_redis,
+            wire_id: run_wire_id(run_id).into(),
+            to_redis: inner.to_redis.clone(),
+            ended: std::sync::OnceLock::new(),
         });
         active.emit(RunEventKind::Start {
             session_key: place.session_key.clone(),
@@ -715,7 +723,7 @@ impl Runs {
                         .await
                         .ok()
                         .flatten();
-                    if let Some(done) = fresh.filter(|r| r.status != "processing") {
+                    if let Some(done) = fresh.filter(|r| r.status.is_ended()) {
                         // Finished, and nothing (more) in Redis: the record has the whole story.
                         let rebuilt: Vec<_> = from_record(&done)
                             .into_iter()
@@ -788,16 +796,34 @@ impl Runs {
         orphans.len()
     }
 
-    /// Sweeps every `sweep_interval` until `shutdown` (every API replica and worker does).
+    /// The runs' upkeep until `shutdown` (every API replica and worker runs it): sweeps lost
+    /// runs every `sweep_interval`, and every second forgets finished runs older than `linger`.
     pub async fn sweep_until(self, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(self.inner.config.sweep_interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let config = &self.inner.config;
+        let mut sweep = tokio::time::interval(config.sweep_interval);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut forget = tokio::time::interval(
+            Duration::from_secs(1)
+                .min(config.linger)
+                .max(Duration::from_millis(10)),
+        );
+        forget.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tick.tick() => { self.sweep().await; }
+                _ = sweep.tick() => { self.sweep().await; }
+                _ = forget.tick() => self.forget_finished(),
             }
         }
+    }
+
+    /// Drops the events of runs that ended more than `linger` ago from memory (their Redis
+    /// stream and record still tell their story).
+    pub fn forget_finished(&self) {
+        let linger = self.inner.config.linger;
+        self.inner
+            .active
+            .retain(|_, a| a.ended.get().is_none_or(|t| t.elapsed() < linger));
     }
 }
 

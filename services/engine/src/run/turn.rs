@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt};
-use openclaw_domain::{Error, ErrorKind, TenantId};
+use openclaw_domain::{Error, ErrorKind, RunStatus, TenantId};
 use openclaw_store::{FinishedRun, NewMessage, RunOutcome, Said};
 use serde_json::json;
 use tokio::sync::OwnedSemaphorePermit;
@@ -87,8 +87,8 @@ pub fn is_transient(error: &Error) -> bool {
 }
 
 /// The terminal event of a run that stopped without an answer.
-fn error_event(status: &str, error: &Error) -> RunEventKind {
-    let cancelled = status == "cancelled";
+fn error_event(status: RunStatus, error: &Error) -> RunEventKind {
+    let cancelled = status == RunStatus::Cancelled;
     RunEventKind::failure(error, cancelled, !cancelled && is_transient(error))
 }
 
@@ -123,7 +123,7 @@ impl Runs {
         let (outcome, event) = match result {
             Ok(f) => {
                 let outcome = RunOutcome {
-                    status: "completed",
+                    status: RunStatus::Completed,
                     response: Some(f.content.clone()),
                     finish_reason: Some(f.finish_reason.clone()),
                     input_tokens: f.input_tokens as i32,
@@ -136,10 +136,10 @@ impl Runs {
             Err(stop) => {
                 let (status, error) = match stop {
                     Stop::Cancelled => (
-                        "cancelled",
+                        RunStatus::Cancelled,
                         Error::new(ErrorKind::Conflict, "the run was aborted"),
                     ),
-                    Stop::Failed(e) => ("failed", e),
+                    Stop::Failed(e) => (RunStatus::Failed, e),
                 };
                 // What was streamed before the end stays in the history, as the client saw it.
                 let partial = active.text.lock().expect("run text").clone();
@@ -192,7 +192,7 @@ impl Runs {
                     Err(e) => {
                         tracing::error!(error = %e, run = %run_wire_id(ctx.run_id), "could not record the end of a run");
                         // The client must not be told of a reply that is not in the history.
-                        Err(error_event("failed", &Error::internal()))
+                        Err(error_event(RunStatus::Failed, &Error::internal()))
                     }
                 }
             }
@@ -232,16 +232,11 @@ impl Runs {
         active.emit(event);
         // Shared after the answer is out: the shared counter is for the next requests.
         inner.quota.share(ctx.tenant, tokens).await;
-        tracing::info!(run = %run_wire_id(ctx.run_id), status = outcome.status, latency_ms, "run finished");
-        // Keep the finished run readable for late local subscribers for a while. Dropping it
-        // later is housekeeping, not work that must finish, hence not on the tracker.
-        let runs = self.inner.clone();
-        let run_id = ctx.run_id;
-        let linger = self.inner.config.linger;
-        tokio::spawn(async move {
-            tokio::time::sleep(linger).await;
-            runs.active.remove(&run_id);
-        });
+        // The request's own log line says how it went; this one is for debugging runs.
+        tracing::debug!(run = %run_wire_id(ctx.run_id), status = outcome.status.as_str(), latency_ms, "run finished");
+        // The finished run stays readable for late local subscribers for `linger`; the upkeep
+        // loop drops it after that (one timer for all runs rather than a task per run).
+        let _ = active.ended.set(Instant::now());
     }
 
     /// The turn itself: wait for the session's turn unless the start already took it (then the
