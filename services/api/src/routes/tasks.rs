@@ -42,22 +42,16 @@ const TASK_MAX_ATTEMPTS: i32 = 3;
 
 /// `?status=` in the client's words (S1's `pending` for a queued job), as the queue records it.
 fn stored_status(wire: &str) -> ApiResult<&'static str> {
-    [
-        JobStatus::Queued,
-        JobStatus::Running,
-        JobStatus::Completed,
-        JobStatus::Failed,
-        JobStatus::Cancelled,
-    ]
-    .into_iter()
-    .find(|s| s.wire() == wire)
-    .map(JobStatus::as_str)
-    .ok_or_else(|| {
-        ApiError::invalid(
-            "status",
-            "`status` must be one of pending, running, completed, failed, cancelled",
-        )
-    })
+    JobStatus::ALL
+        .into_iter()
+        .find(|s| s.wire() == wire)
+        .map(JobStatus::as_str)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "status",
+                "`status` must be one of pending, running, completed, failed, cancelled",
+            )
+        })
 }
 
 /// 429 once the tenant has [`MAX_UNFINISHED_JOBS`] jobs that have not ended. Concurrent

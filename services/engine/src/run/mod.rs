@@ -355,10 +355,7 @@ impl Runs {
                 tracing::error!(error = %e, "cannot record run");
                 Error::internal()
             })?
-            .map_err(|refusal| match refusal {
-                SessionRefusal::Expired => Error::not_found("session"),
-                SessionRefusal::KeyTaken => Error::new(ErrorKind::Conflict, "session id taken"),
-            })?;
+            .map_err(refused)?;
         let resolved = match chosen {
             Some(resolved) => Ok(resolved),
             None => inner.providers.resolve(Some(&begun.model)),
@@ -434,10 +431,7 @@ impl Runs {
             tracing::error!(error = %e, "cannot resolve session");
             Error::internal()
         })?
-        .map_err(|refusal| match refusal {
-            SessionRefusal::Expired => Error::not_found("session"),
-            SessionRefusal::KeyTaken => Error::new(ErrorKind::Conflict, "session id taken"),
-        })?;
+        .map_err(refused)?;
         let model = match chosen {
             Some((_, model)) => model,
             None => {
@@ -824,6 +818,14 @@ impl Runs {
         self.inner
             .active
             .retain(|_, a| a.ended.get().is_none_or(|t| t.elapsed() < linger));
+    }
+}
+
+/// The client's error for a session it cannot use.
+fn refused(refusal: SessionRefusal) -> Error {
+    match refusal {
+        SessionRefusal::Expired => Error::not_found("session"),
+        SessionRefusal::KeyTaken => Error::new(ErrorKind::Conflict, "session id taken"),
     }
 }
 
