@@ -267,17 +267,20 @@ pub async fn message_status(
             run_id: run.id,
             session_key: run.session_key.clone().unwrap_or_default(),
             model: run.model.clone(),
-            message_id: run
-                .response_message_id
-                .map(|m| format!("msg_{}", m.simple()))
-                .unwrap_or_default(),
-            content: run.response.clone().unwrap_or_default(),
-            finish_reason: run.finish_reason.clone().unwrap_or_default(),
-            input_tokens: input,
-            output_tokens: output,
-            latency_ms: run.latency_ms.unwrap_or(0) as u64,
-            // The run's record does not say which tools it ran (its reply's `tool_calls` do).
-            tools_used: Vec::new(),
+            answer: openclaw_engine::Done {
+                message_id: run
+                    .response_message_id
+                    .map(|m| format!("msg_{}", m.simple()))
+                    .unwrap_or_default(),
+                content: run.response.clone().unwrap_or_default(),
+                finish_reason: run.finish_reason.clone().unwrap_or_default(),
+                input_tokens: input,
+                output_tokens: output,
+                latency_ms: run.latency_ms.unwrap_or(0) as u64,
+                // The run's record does not say which tools it ran (its reply's `tool_calls` do).
+                tools_used: Vec::new(),
+                calls: Vec::new(),
+            },
         });
     }
     if let Some(error) = run.error {

@@ -76,19 +76,20 @@ fn for_caller(auth: &Authenticated, mut req: RunRequest, param: &str) -> ApiResu
     Ok(req)
 }
 
-/// The end of a successful run, as the sync dialects need it.
+/// The end of a successful run, as the sync dialects need it: the run's answer
+/// (`openclaw_engine::Done`, whose fields read through this) and where it ran.
 pub struct Done {
     pub run_id: Uuid,
     pub session_key: String,
     pub model: String,
-    pub message_id: String,
-    pub content: String,
-    pub finish_reason: String,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub latency_ms: u64,
-    /// Names of the tools the run executed, each once, in first-use order.
-    pub tools_used: Vec<String>,
+    pub answer: openclaw_engine::Done,
+}
+
+impl std::ops::Deref for Done {
+    type Target = openclaw_engine::Done;
+    fn deref(&self) -> &Self::Target {
+        &self.answer
+    }
 }
 
 /// The error a failed or aborted run's terminal event stands for.
@@ -123,18 +124,11 @@ pub async fn finish(started: Started, limit: Option<Duration>) -> ApiResult<Done
                 )
             })?,
     };
-    let d = outcome.map_err(ApiError)?;
     Ok(Done {
         run_id,
         session_key,
         model,
-        message_id: d.message_id,
-        content: d.content,
-        finish_reason: d.finish_reason,
-        input_tokens: d.input_tokens,
-        output_tokens: d.output_tokens,
-        latency_ms: d.latency_ms,
-        tools_used: d.tools_used,
+        answer: outcome.map_err(ApiError)?,
     })
 }
 
