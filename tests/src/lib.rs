@@ -210,6 +210,19 @@ impl TestApp {
             .expect("write-behind batch written");
     }
 
+    /// The tenant's usage rows of the (UTC) day, as stored.
+    pub async fn usage_today(&self, tenant: &str) -> Vec<openclaw_store::UsageRow> {
+        let today = chrono::Utc::now().date_naive();
+        self.store
+            .usage(
+                tenant.parse().expect("a tenant id"),
+                today,
+                today.succ_opt().unwrap(),
+            )
+            .await
+            .expect("usage read")
+    }
+
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client
             .request(method, format!("{}{}", self.base, path))

@@ -76,12 +76,7 @@ async fn s4_agent_run_answers_and_keeps_the_history() {
     assert_eq!(conv["messages"][1]["model"], "builtin/echo");
     // Usage is written behind the answer, in the next batch.
     app.flush_write_behind().await;
-    let today = chrono::Utc::now().date_naive();
-    let usage = app
-        .store
-        .usage(t.id.parse().unwrap(), today, today.succ_opt().unwrap())
-        .await
-        .unwrap();
+    let usage = app.usage_today(&t.id).await;
     assert_eq!(
         (usage[0].model.as_str(), usage[0].requests),
         ("builtin/echo", 1),

@@ -129,11 +129,6 @@ async fn a_stateless_completion_makes_no_round_trip_before_its_answer_ends() {
     let sent = statements(&proxy);
     assert_eq!(sent.len(), 1, "{sent:#?}");
     assert!(sent[0].contains("INSERT INTO runs"), "{sent:#?}");
-    let today = chrono::Utc::now().date_naive();
-    let usage = app
-        .store
-        .usage(t.id.parse().unwrap(), today, today.succ_opt().unwrap())
-        .await
-        .unwrap();
+    let usage = app.usage_today(&t.id).await;
     assert_eq!(usage[0].requests, 7, "every completion counted once");
 }

@@ -275,12 +275,7 @@ async fn write_behind_folds_usage_per_tenant_day_and_model_and_records_stateless
         ),
         ("completed", None, Some("Echo: hello"))
     );
-    let today = chrono::Utc::now().date_naive();
-    let usage = app
-        .store
-        .usage(tenant, today, today.succ_opt().unwrap())
-        .await
-        .unwrap();
+    let usage = app.usage_today(&tenant.to_string()).await;
     assert_eq!(
         usage
             .iter()
@@ -295,12 +290,7 @@ async fn write_behind_folds_usage_per_tenant_day_and_model_and_records_stateless
         "three runs, one row"
     );
     let other: openclaw_domain::TenantId = app.create_tenant(Tier::Free).await.id.parse().unwrap();
-    assert!(app
-        .store
-        .usage(other, today, today.succ_opt().unwrap())
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(app.usage_today(&other.to_string()).await.is_empty());
     assert!(app.store.get_run(other, run).await.unwrap().is_none());
 }
 
