@@ -202,6 +202,19 @@ async fn prepare_template(admin_url: &str, base: &str, query: &str) -> String {
             .await
             .expect("migrations apply to a fresh database");
         store.close().await;
+        // A closed client connection's backend exits a moment later; the rename needs it gone.
+        for _ in 0..200 {
+            let open: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
+                    .bind(&building)
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap();
+            if open == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         conn.execute(format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\"").as_str())
             .await
             .unwrap();
