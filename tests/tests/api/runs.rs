@@ -208,6 +208,48 @@ async fn another_replica_resumes_a_stream_after_last_event_id() {
 }
 
 #[tokio::test]
+async fn a_run_the_sweep_ended_first_does_not_tell_its_client_done() {
+    let mock = MockLlm::start().await;
+    let app = app_with(&mock).await;
+    let t = app.create_tenant(Tier::Free).await;
+    mock.push(Script {
+        text: Some("one two three four five six".into()),
+        token_delay_ms: 40,
+        ..Default::default()
+    });
+    let mut events = stream(&app, &t, "s", "count").await;
+    // Its first event: the run has begun and is streaming.
+    events.next().await.unwrap();
+    // As if its replica had stopped renewing the lease: the sweep ends it failed.
+    sqlx::query("UPDATE runs SET lease_until = now() - interval '1 second' WHERE tenant_id = $1")
+        .bind(t.id.parse::<openclaw_domain::TenantId>().unwrap().as_uuid())
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(app.store.sweep_runs(100).await.unwrap().len(), 1);
+
+    let mut last = None;
+    while let Some(e) = events.next().await {
+        last = Some(e);
+    }
+    let last = last.unwrap();
+    assert_eq!(last.event.as_deref(), Some("error"), "{:?}", last.data);
+    assert_eq!(last.json()["code"], "internal_error");
+    let conv = app.get_json("/v1/conversations/s", &t.key).await;
+    let roles: Vec<&str> = conv["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        vec!["user"],
+        "the reply the record does not hold was not announced"
+    );
+}
+
+#[tokio::test]
 async fn a_run_is_aborted_from_another_replica() {
     let mock = MockLlm::start().await;
     let a = app_with(&mock).await;

@@ -188,7 +188,14 @@ impl Runs {
                     .end_run(ctx.tenant, session, ctx.run_id, reply, &outcome, &[])
                     .await
                 {
-                    Ok((message_id, _)) => event.map(|f| (f, message_id)),
+                    Ok((message_id, true)) => event.map(|f| (f, message_id)),
+                    // Something else ended it first (the sweep, after its lease lapsed), or its
+                    // start never became durable: its record is not this answer, so neither
+                    // is what the client hears.
+                    Ok((_, false)) => event.and_then(|_| {
+                        tracing::warn!(run = %run_wire_id(ctx.run_id), "run was ended before its reply was recorded");
+                        Err(error_event(RunStatus::Failed, &Error::internal()))
+                    }),
                     Err(e) => {
                         tracing::error!(error = %e, run = %run_wire_id(ctx.run_id), "could not record the end of a run");
                         // The client must not be told of a reply that is not in the history.
