@@ -372,7 +372,7 @@ impl Drop for TestApp {
     }
 }
 
-/// Asserts the contract's error shape and returns the body.
+/// Asserts the contract's error shape (nested, or flat under `/api/v1`) and returns the body.
 pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(resp.status().as_u16(), status, "unexpected status");
     let header_id = resp
@@ -381,7 +381,15 @@ pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> V
         .map(|v| v.to_str().unwrap().to_string())
         .expect("x-request-id on every response");
     let body: Value = resp.json().await.expect("error bodies are JSON");
-    let err = &body["error"];
+    // Under `/api/v1` the flat shape: `error` is the code, the rest beside it.
+    let err = if body["error"].is_string() {
+        assert_eq!(body["error"], code, "body: {body}");
+        assert_eq!(body["success"], false, "body: {body}");
+        assert_eq!(body["status"], status, "body: {body}");
+        &body
+    } else {
+        &body["error"]
+    };
     assert_eq!(err["code"], code, "body: {body}");
     assert!(
         err["message"].as_str().is_some_and(|m| !m.is_empty()),

@@ -31,7 +31,9 @@ pub use config::{Config, JwtKey};
 pub use state::AppState;
 
 use crate::error::ApiError;
-use crate::middleware::{envelope, normalise, rate_limit, request_id, telemetry, timeout};
+use crate::middleware::{
+    envelope, gateway_errors, normalise, rate_limit, request_id, telemetry, timeout,
+};
 use crate::routes::sessions::{self, Dialect};
 use crate::routes::{
     admin, agents, health, keys, memory, messages, openai, runs, skills, status, tasks, tokens,
@@ -232,6 +234,7 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), timeout::layer))
         .layer(from_fn(middleware::auth::no_query_credentials))
         .layer(from_fn(normalise::layer))
+        .layer(from_fn(gateway_errors::layer))
         .layer(from_fn(telemetry::layer))
         .layer(from_fn(request_id::layer))
         .with_state(state)

@@ -9,6 +9,16 @@ async fn unknown_route_and_wrong_method_speak_json() {
     let app = spawn_app().await;
     expect_error(app.get("/v1/nope").send().await.unwrap(), 404, "not_found").await;
     expect_error(app.get("/nope").send().await.unwrap(), 404, "not_found").await;
+    // Under /api/v1, S2's flat shape (`error` is the code); under /v1 the nested one.
+    let flat = expect_error(
+        app.get("/api/v1/nope").send().await.unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(flat["error"], "not_found", "{flat}");
+    let nested = expect_error(app.get("/v1/nope").send().await.unwrap(), 404, "not_found").await;
+    assert_eq!(nested["error"]["code"], "not_found", "{nested}");
     let resp = app.request(Method::PUT, "/health").send().await.unwrap();
     assert!(resp.headers().contains_key("allow"));
     expect_error(resp, 405, "method_not_allowed").await;
@@ -82,6 +92,19 @@ async fn oversize_bodies_are_413() {
         .await
         .unwrap();
     expect_error(resp, 413, "payload_too_large").await;
+    let resp = app
+        .post("/api/v1/message")
+        .bearer_auth(&t.key)
+        .header("content-type", "application/json")
+        .body(format!(
+            "{{\"message\":\"{}\"}}",
+            "x".repeat(10 * 1024 * 1024)
+        ))
+        .send()
+        .await
+        .unwrap();
+    let flat = expect_error(resp, 413, "payload_too_large").await;
+    assert_eq!(flat["status"], 413);
 }
 
 #[tokio::test]

@@ -53,6 +53,19 @@ async fn the_free_tier_allows_its_burst_then_429_with_headers_and_body() {
     assert!(details["retry_after"].as_u64() >= Some(1), "{details}");
 
     assert_eq!(headers["x-ratelimit-remaining"], "0");
+    // Under /api/v1, S2's flat shape: the same details at the top level.
+    let resp = app
+        .get("/api/v1/status")
+        .bearer_auth(&t.key)
+        .send()
+        .await
+        .unwrap();
+    let flat = expect_error(resp, 429, "rate_limited").await;
+    assert_eq!(flat["error"], "rate_limited", "{flat}");
+    assert_eq!(flat["type"], "rate_limit_error");
+    assert_eq!(flat["details"]["limit"], 1000);
+    assert_eq!(flat["details"]["remaining"], 0);
+    assert!(flat["details"]["reset_at"].is_string(), "{flat}");
     let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert_eq!(
         details["retry_after"], retry,

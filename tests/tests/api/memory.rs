@@ -311,14 +311,13 @@ async fn bad_input_is_a_400_naming_the_field() {
         .unwrap();
     let err = expect_error(resp, 400, "invalid_request").await;
     assert_eq!(err["error"]["param"], "minScore");
-    // S0's errors under /api/v1 come in its envelope.
+    // Under /api/v1, S2's flat shape with S0's `success: false`.
     let resp = app
         .post_json("/api/v1/memory", &t.key, &json!({"content": ""}))
         .await;
-    assert_eq!(resp.status(), 400);
-    let v: Value = resp.json().await.unwrap();
+    let v = expect_error(resp, 400, "invalid_request").await;
     assert_eq!(v["success"], false, "{v}");
-    assert_eq!(v["error"]["param"], "content");
+    assert_eq!(v["param"], "content");
     // An unknown conversation is 404, like another tenant's.
     let resp = app
         .post_json(
@@ -369,8 +368,8 @@ async fn prune_needs_confirm_and_deletes_only_what_matches_and_stats_follow() {
         .await
         .unwrap();
     let err = expect_error(resp, 400, "invalid_request").await;
-    assert_eq!(err["error"]["param"], "confirm");
-    assert_eq!(err["error"]["details"]["matching"], 2);
+    assert_eq!(err["param"], "confirm");
+    assert_eq!(err["details"]["matching"], 2);
     let resp = app
         .delete("/v1/memory/prune")
         .bearer_auth(&t.key)

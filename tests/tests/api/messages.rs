@@ -269,7 +269,11 @@ async fn s0_text_messages_are_enveloped_under_api_v1_and_stream_chunks() {
     .await
     .unwrap();
     assert_eq!(r["success"], false);
-    assert_eq!(r["error"]["param"], "session");
+    assert_eq!(
+        r["error"], "invalid_request",
+        "S2's flat shape under /api/v1: {r}"
+    );
+    assert_eq!(r["param"], "session");
 
     let resp = post_sse(
         &app,

@@ -133,7 +133,8 @@ async fn s0_executes_a_skill_with_positional_args_in_its_envelope() {
     assert_eq!(resp.status(), 400);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["success"], false, "{v}");
-    assert_eq!(v["error"]["param"], "args");
+    assert_eq!(v["error"], "invalid_request", "{v}");
+    assert_eq!(v["param"], "args");
     // Under /v1 the same call is not enveloped.
     let v = app
         .post_json(

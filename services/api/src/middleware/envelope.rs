@@ -1,10 +1,11 @@
 //! The S0 envelope: under `/api/v1`, routes that only S0 documents answer
-//! `{"success":true,"data":…}` and fail with `{"success":false,"error":…}`. A wrapper over the
-//! ordinary JSON response, so the handlers and error paths stay dialect-free.
+//! `{"success":true,"data":…}`; their errors, like every error there, take S2's flat shape
+//! (`gateway_errors`). A wrapper over the ordinary JSON response, so the handlers stay
+//! dialect-free.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::Request;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::CONTENT_LENGTH;
 use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::{json, Value};
@@ -33,13 +34,10 @@ pub async fn when_marked(req: Request, next: Next) -> Response {
 }
 
 async fn wrap(resp: Response) -> Response {
-    let is_json = resp
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
-    if !is_json {
-        return resp; // SSE and friends are not enveloped
+    // SSE and friends are not enveloped, nor is a body too large to buffer (it passes through
+    // as it is); errors are `gateway_errors`' to shape.
+    if !super::is_json(&resp) || !resp.status().is_success() || !super::fits(&resp, MAX_WRAPPED) {
+        return resp;
     }
     let (mut parts, body) = resp.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_WRAPPED).await else {
@@ -48,12 +46,7 @@ async fn wrap(resp: Response) -> Response {
     let Ok(value) = serde_json::from_slice::<Value>(&bytes) else {
         return Response::from_parts(parts, Body::from(bytes));
     };
-    let wrapped = if parts.status.is_success() {
-        json!({"success": true, "data": value})
-    } else {
-        let error = value.get("error").cloned().unwrap_or(value);
-        json!({"success": false, "error": error})
-    };
+    let wrapped = json!({"success": true, "data": value});
     parts.headers.remove(CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(wrapped.to_string()))
 }

@@ -15,12 +15,7 @@ pub async fn layer(req: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
-    let is_json = resp
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
-    if is_json {
+    if super::is_json(&resp) {
         return resp;
     }
     let kind = ErrorKind::from_status(status.as_u16());
