@@ -222,7 +222,7 @@ pub fn router(state: AppState) -> Router {
         // S4's clients dial the bare gateway address.
         .route("/", get(ws::upgrade))
         .merge(tenant_gate(
-            Router::new().route("/status", get(status::status)),
+            Router::new().route("/status", get(status::s4_status)),
             &state,
         ))
         .nest("/v1", v1(&state, Dialect::Hosted))

@@ -719,7 +719,7 @@ impl Conn {
                     }),
                 Err(e) => Err(e),
             },
-            "system.status" => Ok(status::status(State(state), auth).await.0),
+            "system.status" => Ok(status::s2_status(&state, &auth).await),
             other => Err(ApiError::invalid(
                 "method",
                 format!("unknown method `{other}`; the methods are {METHODS}"),

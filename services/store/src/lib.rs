@@ -32,7 +32,7 @@ pub use sessions::{
     MessageRecord, NewMessage, NewSession, SessionFilter, SessionRecord, SessionRefusal,
 };
 pub use skills::{HttpSkillRecord, InstalledSkill, DEFAULT_SKILLS};
-pub use tenants::{TenantPatch, TenantRecord};
+pub use tenants::{StatusCounts, TenantPatch, TenantRecord};
 pub use write_behind::{WriteBehind, WriteBehindConfig};
 
 /// The schema, embedded so a deployed binary can migrate without the source tree.

@@ -199,3 +199,45 @@ impl Store {
         Ok(Some(tenant))
     }
 }
+
+/// What a tenant's status page counts, read in one query.
+#[derive(Debug, Clone, Default, FromRow)]
+pub struct StatusCounts {
+    /// Every session the tenant has.
+    pub sessions_total: i64,
+    /// Sessions with a run in progress (holding their turn) right now.
+    pub sessions_active: i64,
+    pub skills_installed: i64,
+    pub skills_enabled: i64,
+    /// Runs counted in the tenant's usage, all days and models.
+    pub requests_total: i64,
+    /// The mean latency of the tenant's last 1 000 finished runs; `None` before the first.
+    pub avg_latency_ms: Option<f64>,
+}
+
+impl Store {
+    /// The counters `GET /status` shows; the latency mean reads the newest runs by primary key
+    /// (ids are time-ordered), so it costs the same for a tenant with millions of runs.
+    pub async fn status_counts(&self, tenant: TenantId) -> Result<StatusCounts> {
+        self.in_tenant(tenant, async |c| {
+            Ok(sqlx::query_as(
+                "SELECT \
+                   (SELECT count(*) FROM sessions WHERE tenant_id = $1) AS sessions_total, \
+                   (SELECT count(*) FROM sessions WHERE tenant_id = $1 AND turn_run IS NOT NULL \
+                      AND turn_until > now()) AS sessions_active, \
+                   (SELECT count(*) FROM tenant_skills WHERE tenant_id = $1) AS skills_installed, \
+                   (SELECT count(*) FROM tenant_skills WHERE tenant_id = $1 AND enabled) \
+                      AS skills_enabled, \
+                   (SELECT coalesce(sum(requests), 0)::bigint FROM usage_daily WHERE tenant_id = $1) \
+                      AS requests_total, \
+                   (SELECT avg(latency_ms)::float8 FROM (SELECT latency_ms FROM runs \
+                      WHERE tenant_id = $1 AND latency_ms IS NOT NULL ORDER BY id DESC LIMIT 1000) r) \
+                      AS avg_latency_ms",
+            )
+            .bind(tenant.as_uuid())
+            .fetch_one(c)
+            .await?)
+        })
+        .await
+    }
+}

@@ -1,6 +1,8 @@
+use std::time::{Duration, Instant};
+
 use openclaw_domain::Tier;
 use openclaw_tests::{spawn_app, spawn_with, AppOptions, RedisMode};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn health_answers_on_every_documented_path_without_auth() {
@@ -64,19 +66,75 @@ async fn ready_reports_postgres_and_redis_and_degrades_without_redis() {
 }
 
 #[tokio::test]
-async fn status_shows_the_callers_tenant_on_all_three_paths() {
+async fn status_answers_each_seeds_shape_with_the_tenants_real_counters() {
     let app = spawn_app().await;
     let t = app.create_tenant(Tier::Pro).await;
-    for path in ["/v1/status", "/api/v1/status", "/status"] {
-        let resp = app.get(path).bearer_auth(&t.key).send().await.unwrap();
-        assert_eq!(resp.status(), 200, "{path}");
-        let body: Value = resp.json().await.unwrap();
-        assert_eq!(body["status"], "running");
-        assert_eq!(body["tenant"]["id"], t.id.as_str());
-        assert_eq!(body["tenant"]["tier"], "pro");
-        assert_eq!(body["gateway"]["auth_enabled"], true);
-        assert!(body["uptime_seconds"].is_u64());
+    let other = app.create_tenant(Tier::Free).await;
+    let resp = app
+        .post("/v1/agent/run")
+        .bearer_auth(&t.key)
+        .json(&json!({"message": "hello", "sessionKey": "s"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // S2's sections under /v1; the usage count arrives with the write-behind batch.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let s2 = loop {
+        let s2 = app.get_json("/v1/status", &t.key).await;
+        if s2["reasoning"]["total_requests"] == 1 {
+            break s2;
+        }
+        assert!(Instant::now() < deadline, "the run never counted: {s2}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert_eq!(s2["status"], "running");
+    assert!(s2["uptime_seconds"].is_u64());
+    assert_eq!(s2["gateway"]["auth_enabled"], true);
+    assert!(s2["gateway"]["port"].is_u64() && s2["gateway"]["bind"].is_string());
+    assert_eq!(s2["reasoning"]["primary_provider"], "builtin");
+    assert_eq!(s2["reasoning"]["primary_model"], "echo");
+    assert!(s2["reasoning"]["avg_latency_ms"].is_i64(), "{s2}");
+    let skills = &s2["skills"];
+    assert!(skills["installed"].as_i64().unwrap() >= skills["active"].as_i64().unwrap());
+    assert!(skills["container_engine"].is_string() && skills["rootless"].is_boolean());
+    assert_eq!(s2["channels"], json!({"connected": [], "disconnected": []}));
+    assert_eq!(s2["sessions"], json!({"active": 0, "total": 1}));
+    assert!(s2["models"]["available"].as_u64() >= Some(1));
+    assert_eq!(s2["models"]["default"], "builtin/echo");
+    assert_eq!(s2["tenant"]["id"], t.id.as_str());
+    assert_eq!(s2["tenant"]["tier"], "pro");
+
+    // Under /api/v1: S0's envelope, S2's sections beside it.
+    let gw = app.get_json("/api/v1/status", &t.key).await;
+    assert_eq!(gw["success"], true);
+    assert_eq!(gw["data"]["gateway"]["status"], "running");
+    assert!(gw["data"]["gateway"]["version"].is_string());
+    assert!(gw["data"]["gateway"]["uptime"].is_u64());
+    assert_eq!(gw["data"]["models"], s2["models"]);
+    assert_eq!(gw["data"]["sessions"], json!({"active": 0, "total": 1}));
+    for section in ["reasoning", "memory", "skills", "channels", "gateway"] {
+        assert!(
+            gw[section].is_object(),
+            "S2's {section} at the top level: {gw}"
+        );
     }
+    assert_eq!(gw["uptime_seconds"], gw["data"]["gateway"]["uptime"]);
+
+    // S4's shape on the bare path.
+    let s4 = app.get_json("/status", &t.key).await;
+    assert_eq!(s4["status"], "ok");
+    assert!(s4["uptime"].is_u64() && s4["version"].is_string());
+    assert_eq!(s4["gateway"]["auth"], "token");
+    assert_eq!(s4["gateway"]["port"], s2["gateway"]["port"]);
+    assert_eq!(s4["channels"], json!({}));
+
+    // Another tenant's counters are its own.
+    let theirs = app.get_json("/v1/status", &other.key).await;
+    assert_eq!(theirs["sessions"]["total"], 0);
+    assert_eq!(theirs["reasoning"]["total_requests"], 0);
+    assert_eq!(theirs["reasoning"]["avg_latency_ms"], Value::Null);
 }
 
 #[tokio::test]

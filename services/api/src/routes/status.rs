@@ -1,50 +1,302 @@
-//! `GET /v1/status` (also `/status`, `/api/v1/status`): S2's sections as seen by one tenant.
-//! Sections owned by later features (reasoning, skills, channels) join as they land.
+//! The status pages, one tenant's view of the gateway. Three seeds document the path with
+//! different shapes (API.md §1): `/v1/status` is S2's sections; `/api/v1/status` is S0's
+//! envelope with S2's sections beside it (a superset: each client finds what it reads); the bare
+//! `/status` is S4's. All three render one `Facts`, gathered without knowing the dialect.
+
+use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::Json;
-use serde_json::{json, Value};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Serialize;
 
 use crate::auth::Authenticated;
 use crate::config::VERSION;
+use crate::routes::sessions::Dialect;
 use crate::state::AppState;
 
-pub async fn status(State(state): State<AppState>, auth: Authenticated) -> Json<Value> {
+/// What the status pages show, read once per request.
+struct Facts {
+    uptime: u64,
+    port: u16,
+    bind: String,
+    rate_limits: &'static str,
+    default_model: String,
+    primary_provider: String,
+    primary_model: String,
+    models_available: usize,
+    counts: openclaw_store::StatusCounts,
+    memory: Option<Memory>,
+    tenant: Tenant,
+}
+
+async fn facts(state: &AppState, auth: &Authenticated) -> Facts {
     let config = state.config();
-    let redis = match state.redis() {
+    let rate_limits = match state.redis() {
         None => "disabled",
         Some(r) if r.is_degraded() => "degraded",
         Some(_) => "ok",
     };
-    // S2's summary of the memory system; a database hiccup leaves it out, not the status.
-    let memory = match state.store().memory_stats(auth.tenant_id).await {
-        Ok(s) => json!({
-            "wal_entries": s.wal_entries,
-            "compacted_files": s.compacted_entries,
-            "total_size_mb": crate::routes::memory::mb(s.wal_bytes + s.compacted_bytes),
-            "last_compaction": s.last_compaction,
-        }),
-        Err(e) => {
-            tracing::warn!(error = %e, "memory stats unavailable for the status");
-            Value::Null
+    let providers = state.runs().providers();
+    let primary = providers.default_model();
+    let store = state.store();
+    // A database hiccup leaves counters at zero and the memory section out, not the status.
+    let (counts, memory) = tokio::join!(
+        store.status_counts(auth.tenant_id),
+        store.memory_stats(auth.tenant_id)
+    );
+    let counts = counts.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "status counters unavailable");
+        Default::default()
+    });
+    let memory = memory
+        .map_err(|e| tracing::warn!(error = %e, "memory stats unavailable for the status"))
+        .ok()
+        .map(|s| Memory {
+            wal_entries: s.wal_entries,
+            compacted_files: s.compacted_entries,
+            total_size_mb: crate::routes::memory::mb(s.wal_bytes + s.compacted_bytes),
+            last_compaction: s.last_compaction,
+        });
+    Facts {
+        uptime: state.uptime().as_secs(),
+        port: config.port,
+        bind: config.bind.to_string(),
+        rate_limits,
+        default_model: auth
+            .default_model
+            .clone()
+            .unwrap_or_else(|| primary.to_string()),
+        primary_provider: primary.provider.clone(),
+        primary_model: primary.model.clone(),
+        models_available: providers.models().await.len(),
+        counts,
+        memory,
+        tenant: Tenant {
+            id: auth.tenant_id.to_string(),
+            name: auth.tenant_name.clone(),
+            tier: auth.tier.as_str(),
+            limits: auth.limits,
+        },
+    }
+}
+
+// S2's sections.
+
+#[derive(Serialize)]
+struct S2Status {
+    status: &'static str,
+    version: &'static str,
+    uptime_seconds: u64,
+    gateway: S2Gateway,
+    reasoning: Reasoning,
+    memory: Option<Memory>,
+    skills: Skills,
+    channels: Channels,
+    /// S0's two sections that do not collide with S2's, so `/v1` clients see them too.
+    models: Models,
+    sessions: Sessions,
+    tenant: Tenant,
+}
+
+#[derive(Serialize)]
+struct S2Gateway {
+    port: u16,
+    bind: String,
+    auth_enabled: bool,
+    rate_limits: &'static str,
+}
+
+#[derive(Serialize)]
+struct Reasoning {
+    primary_provider: String,
+    primary_model: String,
+    total_requests: i64,
+    avg_latency_ms: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Memory {
+    wal_entries: i64,
+    compacted_files: i64,
+    total_size_mb: f64,
+    last_compaction: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Serialize)]
+struct Skills {
+    installed: i64,
+    active: i64,
+    /// Skills are built in or called over HTTP: no container engine runs them.
+    container_engine: &'static str,
+    rootless: bool,
+}
+
+/// Channel types by state; empty until the tenant connects channels.
+#[derive(Serialize, Default)]
+struct Channels {
+    connected: Vec<String>,
+    disconnected: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Models {
+    available: usize,
+    default: String,
+}
+
+#[derive(Serialize)]
+struct Sessions {
+    active: i64,
+    total: i64,
+}
+
+#[derive(Serialize)]
+struct Tenant {
+    id: String,
+    name: String,
+    tier: &'static str,
+    limits: openclaw_domain::Limits,
+}
+
+impl S2Status {
+    fn from(f: Facts) -> Self {
+        S2Status {
+            status: "running",
+            version: VERSION,
+            uptime_seconds: f.uptime,
+            gateway: S2Gateway {
+                port: f.port,
+                bind: f.bind,
+                auth_enabled: true,
+                rate_limits: f.rate_limits,
+            },
+            reasoning: Reasoning {
+                primary_provider: f.primary_provider,
+                primary_model: f.primary_model,
+                total_requests: f.counts.requests_total,
+                avg_latency_ms: f.counts.avg_latency_ms.map(|ms| ms.round() as i64),
+            },
+            memory: f.memory,
+            skills: Skills {
+                installed: f.counts.skills_installed,
+                active: f.counts.skills_enabled,
+                container_engine: "none",
+                rootless: true,
+            },
+            channels: Channels::default(),
+            models: Models {
+                available: f.models_available,
+                default: f.default_model,
+            },
+            sessions: Sessions {
+                active: f.counts.sessions_active,
+                total: f.counts.sessions_total,
+            },
+            tenant: f.tenant,
         }
+    }
+}
+
+// S0's envelope around its three sections, S2's sections beside it.
+
+#[derive(Serialize)]
+struct GatewayStatus {
+    success: bool,
+    data: S0Data,
+    #[serde(flatten)]
+    s2: S2Status,
+}
+
+#[derive(Serialize)]
+struct S0Data {
+    gateway: S0Gateway,
+    models: Models,
+    sessions: Sessions,
+}
+
+#[derive(Serialize)]
+struct S0Gateway {
+    status: &'static str,
+    version: &'static str,
+    uptime: u64,
+}
+
+// S4's shape.
+
+#[derive(Serialize)]
+struct S4Status {
+    status: &'static str,
+    version: &'static str,
+    uptime: u64,
+    gateway: S4Gateway,
+    /// `{<type>: <state>}`; empty until the tenant connects channels.
+    channels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct S4Gateway {
+    port: u16,
+    bind: String,
+    auth: &'static str,
+}
+
+/// `GET /v1/status` (S2's sections) and `GET /api/v1/status` (S0's envelope beside them).
+pub async fn status(
+    State(state): State<AppState>,
+    Extension(dialect): Extension<Dialect>,
+    auth: Authenticated,
+) -> Json<serde_json::Value> {
+    Json(match dialect {
+        Dialect::Hosted => s2_status(&state, &auth).await,
+        Dialect::Gateway => gateway_status(&state, &auth).await,
+    })
+}
+
+/// S2's sections (also the WebSocket's `system.status`).
+pub async fn s2_status(state: &AppState, auth: &Authenticated) -> serde_json::Value {
+    let f = facts(state, auth).await;
+    serde_json::to_value(S2Status::from(f)).unwrap_or_default()
+}
+
+async fn gateway_status(state: &AppState, auth: &Authenticated) -> serde_json::Value {
+    let f = facts(state, auth).await;
+    let data = S0Data {
+        gateway: S0Gateway {
+            status: "running",
+            version: VERSION,
+            uptime: f.uptime,
+        },
+        models: Models {
+            available: f.models_available,
+            default: f.default_model.clone(),
+        },
+        sessions: Sessions {
+            active: f.counts.sessions_active,
+            total: f.counts.sessions_total,
+        },
     };
-    Json(json!({
-        "status": "running",
-        "version": VERSION,
-        "uptime_seconds": state.uptime().as_secs(),
-        "gateway": {
-            "port": config.port,
-            "bind": config.bind.to_string(),
-            "auth_enabled": true,
-            "rate_limits": redis,
+    serde_json::to_value(GatewayStatus {
+        success: true,
+        data,
+        s2: S2Status::from(f),
+    })
+    .unwrap_or_default()
+}
+
+/// `GET /status`: S4's shape, which needs nothing from the database.
+pub async fn s4_status(State(state): State<AppState>, _auth: Authenticated) -> Response {
+    let config = state.config();
+    Json(S4Status {
+        status: "ok",
+        version: VERSION,
+        uptime: state.uptime().as_secs(),
+        gateway: S4Gateway {
+            port: config.port,
+            bind: config.bind.to_string(),
+            auth: "token",
         },
-        "memory": memory,
-        "tenant": {
-            "id": auth.tenant_id,
-            "name": auth.tenant_name,
-            "tier": auth.tier,
-            "limits": auth.limits,
-        },
-    }))
+        channels: BTreeMap::new(),
+    })
+    .into_response()
 }
