@@ -237,11 +237,26 @@ async fn skills_install_list_disable_and_uninstall_per_tenant() {
     // Again: 200, still one.
     let resp = install(&app, &t.key, json!({"name": "calculator"})).await;
     assert_eq!(resp.status(), 200);
+    // Under /api/v1 a superset: S0's envelope and S2's `skills` + `total` beside it.
     let list = app.get_json("/api/v1/skills", &t.key).await;
-    assert_eq!(
-        list["total"], 4,
-        "S2's plain shape under /api/v1 too: {list}"
+    assert_eq!(list["total"], 4, "S2's fields under /api/v1: {list}");
+    assert_eq!(list["success"], true, "{list}");
+    assert_eq!(list["data"]["skills"], list["skills"]);
+    let calculator = list["data"]["skills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "calculator")
+        .unwrap();
+    assert_eq!(calculator["version"], "1.0.0");
+    assert_eq!(calculator["enabled"], true);
+    assert!(calculator["description"].is_string());
+    let plain = app.get_json("/v1/skills", &t.key).await;
+    assert!(
+        plain.get("success").is_none() && plain.get("data").is_none(),
+        "{plain}"
     );
+    assert_eq!(plain["skills"], list["skills"]);
     assert_eq!(installed(&app, &t.key).await, defaults_and(&["calculator"]));
 
     // S2's own example names a skill and version the catalogue lacks: 404 with what exists.

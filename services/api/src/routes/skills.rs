@@ -109,21 +109,32 @@ fn installed_view(i: &InstalledSkill, registered: &[HttpSkillRecord]) -> Value {
     })
 }
 
-/// `GET /v1/skills` (S2): the tenant's installed skills, `{skills, total}`.
+/// `GET /v1/skills` (S2): the tenant's installed skills, `{skills, total}`; under `/api/v1` also
+/// S0's envelope.
 pub async fn list_installed(
     State(state): State<AppState>,
+    Extension(dialect): Extension<Dialect>,
     auth: Authenticated,
 ) -> ApiResult<Json<Value>> {
     auth.require(Scope::Skills)?;
     let installed = state.store().installed_skills(auth.tenant_id).await?;
     let registered = state.store().http_skills(auth.tenant_id).await?;
-    Ok(Json(json!({
-        "skills": installed
-            .iter()
-            .map(|i| installed_view(i, &registered))
-            .collect::<Vec<_>>(),
-        "total": installed.len(),
-    })))
+    let skills: Vec<Value> = installed
+        .iter()
+        .map(|i| installed_view(i, &registered))
+        .collect();
+    let total = skills.len();
+    Ok(Json(match dialect {
+        Dialect::Hosted => json!({"skills": skills, "total": total}),
+        // A superset (API.md §1): S0's envelope (`data.skills[{name, description, enabled,
+        // version}]`, the same objects) beside S2's `skills` and `total`.
+        Dialect::Gateway => json!({
+            "success": true,
+            "data": {"skills": skills},
+            "skills": skills,
+            "total": total,
+        }),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
