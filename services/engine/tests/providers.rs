@@ -682,6 +682,7 @@ async fn the_registry_routes_to_the_configured_upstream_and_lists_its_models() {
     assert_eq!(
         ids,
         [
+            "anthropic/claude-sonnet-4-5",
             "builtin/echo",
             "openai/mock-1",
             "openai/gpt-4o",

@@ -35,6 +35,12 @@ const MODELS: &str = concat!(
     "]}"
 );
 
+const ANTHROPIC_MODELS: &str = concat!(
+    r#"{"data":[{"type":"model","id":"claude-sonnet-4-5","display_name":"Claude Sonnet 4.5","#,
+    r#""created_at":"2025-09-29T00:00:00Z"}],"has_more":false,"#,
+    r#""first_id":"claude-sonnet-4-5","last_id":"claude-sonnet-4-5"}"#
+);
+
 pub(crate) struct Shared {
     options: Options,
     scripts: Mutex<VecDeque<Script>>,
@@ -264,8 +270,13 @@ async fn embeddings(
     }
 }
 
-async fn models() -> Response {
-    json_response(StatusCode::OK, MODELS)
+/// OpenAI's list, or Anthropic's page when the caller speaks its API (`anthropic-version`).
+async fn models(headers: HeaderMap) -> Response {
+    if headers.contains_key("anthropic-version") {
+        json_response(StatusCode::OK, ANTHROPIC_MODELS)
+    } else {
+        json_response(StatusCode::OK, MODELS)
+    }
 }
 
 async fn push_script(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {

@@ -750,15 +750,41 @@ async fn completions_carry_openais_rate_limit_headers() {
 #[tokio::test]
 async fn models_are_listed_and_fetched_by_id() {
     let mock = MockLlm::start().await;
-    let app = app_with(&mock).await;
+    // An Anthropic upstream beside the OpenAI-compatible one (Anthropic's base has no `/v1`).
+    let (openai, anthropic) = (format!("{}/v1", mock.base_url()), mock.base_url());
+    let providers = openclaw_engine::ProvidersConfig::from_lookup(move |name| match name {
+        "OPENAI_BASE_URL" => Some(openai.clone()),
+        "OPENAI_API_KEY" => Some("sk-test".into()),
+        "ANTHROPIC_BASE_URL" => Some(anthropic.clone()),
+        "ANTHROPIC_API_KEY" => Some("sk-ant-test".into()),
+        "OPENCLAW_DEFAULT_MODEL" => Some("openai/mock-1".into()),
+        _ => None,
+    });
+    let app = spawn_with(AppOptions {
+        providers: Some(providers),
+        ..Default::default()
+    })
+    .await;
     let t = app.create_tenant(Tier::Free).await;
     let list = app.get_json("/v1/models", &t.key).await;
     assert_eq!(list["object"], "list");
     let data = list["data"].as_array().unwrap();
     let ids: Vec<&str> = data.iter().map(|m| m["id"].as_str().unwrap()).collect();
-    for want in ["builtin/echo", "openai/mock-1", "openai/gpt-4o"] {
+    for want in [
+        "builtin/echo",
+        "openai/mock-1",
+        "openai/gpt-4o",
+        "anthropic/claude-sonnet-4-5",
+    ] {
         assert!(ids.contains(&want), "{want} not in {ids:?}");
     }
+    let claude = data
+        .iter()
+        .find(|m| m["id"] == "anthropic/claude-sonnet-4-5")
+        .unwrap();
+    // Anthropic's RFC 3339 `created_at`, in OpenAI's Unix seconds.
+    assert_eq!(claude["created"], 1_759_104_000, "{claude}");
+    assert_eq!(claude["owned_by"], "anthropic");
     for m in data {
         assert_eq!(m["object"], "model");
         assert!(m["created"].is_i64() && m["owned_by"].is_string(), "{m}");

@@ -17,7 +17,7 @@ use super::transport::{
 use super::types::{
     ChatRequest, Completion, FinishReason, Role, StreamEvent, ToolCall, ToolChoice, Usage,
 };
-use super::{temperature_json, ChatStream, Provider};
+use super::{temperature_json, ChatStream, ModelInfo, Provider};
 
 pub const PROVIDER: &str = "anthropic";
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
@@ -57,17 +57,36 @@ impl Anthropic {
     }
 
     fn post(&self, body: &Value) -> RequestBuilder {
-        let mut request = self
+        let request = self
             .upstream
             .http
             .post(format!("{}/v1/messages", self.base_url))
-            .header("anthropic-version", API_VERSION)
             .json(body);
-        if let Some(key) = self.upstream.key_header("") {
-            request = request.header("x-api-key", key);
-        }
-        request
+        self.authorised(request)
     }
+
+    fn authorised(&self, request: RequestBuilder) -> RequestBuilder {
+        let request = request.header("anthropic-version", API_VERSION);
+        match self.upstream.key_header("") {
+            Some(key) => request.header("x-api-key", key),
+            None => request,
+        }
+    }
+}
+
+/// `GET /v1/models`: Anthropic's page of models (1 000 is its largest page; no account has more).
+#[derive(Deserialize)]
+struct ModelPage {
+    #[serde(default)]
+    data: Vec<WireModel>,
+}
+
+#[derive(Deserialize)]
+struct WireModel {
+    id: String,
+    /// RFC 3339, where OpenAI's list has Unix seconds.
+    #[serde(default)]
+    created_at: Option<String>,
 }
 
 #[async_trait]
@@ -87,6 +106,26 @@ impl Provider for Anthropic {
         self.upstream
             .sse(|| self.post(&body), || AnthropicDecoder::new(PROVIDER))
             .await
+    }
+
+    async fn models(&self) -> Result<Vec<ModelInfo>, Error> {
+        let url = format!("{}/v1/models?limit=1000", self.base_url);
+        let page: ModelPage = self
+            .upstream
+            .json(|| self.authorised(self.upstream.http.get(&url)))
+            .await?;
+        Ok(page
+            .data
+            .into_iter()
+            .map(|m| ModelInfo {
+                id: format!("{PROVIDER}/{}", m.id),
+                owned_by: PROVIDER.to_owned(),
+                created: m
+                    .created_at
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                    .map(|t| t.timestamp()),
+            })
+            .collect())
     }
 }
 
