@@ -418,6 +418,47 @@ async fn a_run_calls_an_installed_skill_and_answers_with_its_result() {
     let error = mock.requests()[1].body["messages"].to_string();
     assert!(error.contains("arguments.expression"), "{error}");
 
+    // S2's SSE shows a call and its result as its document does: `invoking`, then `completed`
+    // (or `failed`).
+    for (arguments, status) in [
+        (json!({"expression": "1 + 1"}), "completed"),
+        (json!({"expression": 7}), "failed"),
+    ] {
+        mock.push(Script {
+            tool_calls: vec![ToolCall {
+                id: "call_sse".into(),
+                name: "calculator".into(),
+                arguments,
+            }],
+            ..Default::default()
+        });
+        mock.push(Script {
+            text: Some("Done.".into()),
+            ..Default::default()
+        });
+        let resp = app
+            .post("/v1/message")
+            .bearer_auth(&t.key)
+            .header("accept", "text/event-stream")
+            .json(&json!({"message": "and 1 + 1?"}))
+            .send()
+            .await
+            .unwrap();
+        let skill_events: Vec<Value> = openclaw_tests::sse::read_all(resp)
+            .await
+            .iter()
+            .map(|e| e.json())
+            .filter(|v| v["type"] == "skill_call" || v["type"] == "skill_result")
+            .collect();
+        assert_eq!(
+            skill_events[0],
+            json!({"type": "skill_call", "skill": "calculator", "status": "invoking"})
+        );
+        assert_eq!(skill_events[1]["type"], "skill_result", "{skill_events:?}");
+        assert_eq!(skill_events[1]["skill"], "calculator");
+        assert_eq!(skill_events[1]["status"], status, "{skill_events:?}");
+    }
+
     // Disabled: no longer offered.
     app.post("/v1/skills/calculator/disable")
         .bearer_auth(&t.key)

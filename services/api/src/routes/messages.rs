@@ -92,7 +92,7 @@ fn s2_frames(e: &RunEvent) -> Vec<Event> {
             is_error,
             ..
         } => {
-            let status = if *is_error { "error" } else { "success" };
+            let status = if *is_error { "failed" } else { "completed" };
             json!({"type": "skill_result", "skill": name, "status": status, "result": output})
         }
         RunEventKind::Done {
