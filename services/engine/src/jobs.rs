@@ -544,10 +544,15 @@ impl Jobs {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
+        let metadata = job
+            .parameters
+            .get("metadata")
+            .filter(|m| m.is_object())
+            .cloned();
         match self
             .inner
             .runs
-            .resume(job.tenant(), run, message, job.attempts > 1)
+            .resume(job.tenant(), run, message, metadata, job.attempts > 1)
             .await
         {
             // An earlier attempt finished it; nothing is left to do.

@@ -163,6 +163,7 @@ fn message_json(m: &NewMessage) -> Value {
         "model": m.model,
         "input_tokens": m.input_tokens,
         "output_tokens": m.output_tokens,
+        "metadata": m.metadata,
     })
 }
 
@@ -466,8 +467,8 @@ impl Store {
             .in_tenant(tenant, async |c| {
                 Ok(sqlx::query_as(
                     "SELECT id, seq, role, content, tool_calls, tool_call_id, run_id, model, input_tokens, \
-                     output_tokens, created_at FROM messages WHERE tenant_id = $1 AND session_id = $2 \
-                     ORDER BY seq DESC LIMIT $3",
+                     output_tokens, metadata, created_at FROM messages WHERE tenant_id = $1 \
+                     AND session_id = $2 ORDER BY seq DESC LIMIT $3",
                 )
                 .bind(tenant.as_uuid())
                 .bind(session)

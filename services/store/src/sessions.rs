@@ -50,6 +50,8 @@ pub struct MessageRecord {
     pub model: Option<String>,
     pub input_tokens: Option<i32>,
     pub output_tokens: Option<i32>,
+    /// What the client said about the sender (S2's `metadata`), on user messages.
+    pub metadata: Option<Value>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -65,6 +67,7 @@ pub struct NewMessage {
     pub model: Option<String>,
     pub input_tokens: Option<i32>,
     pub output_tokens: Option<i32>,
+    pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -264,7 +267,7 @@ impl Store {
             .in_tenant(tenant, async |c| {
                 Ok(sqlx::query_as(
                     "SELECT id, seq, role, content, tool_calls, tool_call_id, run_id, model, input_tokens, \
-                     output_tokens, created_at FROM messages WHERE tenant_id = $1 AND session_id = $2 \
+                     output_tokens, metadata, created_at FROM messages WHERE tenant_id = $1 AND session_id = $2 \
                      ORDER BY seq LIMIT $3",
                 )
                 .bind(tenant.as_uuid())
@@ -310,9 +313,10 @@ pub(crate) async fn insert_message(
     .await?;
     let row = sqlx::query_as(
         "INSERT INTO messages (tenant_id, session_id, id, seq, role, content, tool_calls, tool_call_id, \
-         run_id, model, input_tokens, output_tokens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         run_id, model, input_tokens, output_tokens, metadata) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
          RETURNING id, seq, role, content, tool_calls, tool_call_id, run_id, model, input_tokens, \
-         output_tokens, created_at",
+         output_tokens, metadata, created_at",
     )
     .bind(tenant.as_uuid())
     .bind(session)
@@ -326,6 +330,7 @@ pub(crate) async fn insert_message(
     .bind(m.model)
     .bind(m.input_tokens)
     .bind(m.output_tokens)
+    .bind(m.metadata)
     .fetch_one(c)
     .await?;
     Ok(row)

@@ -228,6 +228,79 @@ async fn s2_message_sync_async_and_sse() {
 }
 
 #[tokio::test]
+async fn s2_metadata_is_kept_with_the_users_message_sync_or_async() {
+    let app = spawn_app().await;
+    let t = app.create_tenant(Tier::Free).await;
+    let meta = json!({"user_id": "user_001", "user_name": "사용자",
+                      "attachments": [{"type": "image", "url": "https://example.com/a.png"}]});
+    let resp = post(
+        &app,
+        &t,
+        "/api/v1/message",
+        json!({"message": "hi", "conversation_id": "m1", "metadata": meta}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    // Queued for a worker: the metadata travels with the job.
+    let resp = post(
+        &app,
+        &t,
+        "/v1/message",
+        json!({"message": "later", "conversation_id": "m1", "wait_for_response": false,
+               "metadata": {"user_id": "user_002"}}),
+    )
+    .await;
+    assert_eq!(resp.status(), 202);
+    let poll = resp.json::<Value>().await.unwrap()["poll_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.get_json(&poll, &t.key).await["status"] != "completed" {
+        assert!(Instant::now() < deadline, "the queued run never completed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let conv = app.get_json("/v1/conversations/m1", &t.key).await;
+    let messages = conv["messages"].as_array().unwrap();
+    let said: Vec<(&str, &Value)> = messages
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap(), &m["metadata"]))
+        .collect();
+    assert_eq!(
+        said,
+        vec![
+            ("user", &meta),
+            ("assistant", &Value::Null),
+            ("user", &json!({"user_id": "user_002"})),
+            ("assistant", &Value::Null),
+        ],
+        "{conv}"
+    );
+    // Another tenant sees none of it.
+    let other = app.create_tenant(Tier::Free).await;
+    let resp = app
+        .get("/v1/conversations/m1")
+        .bearer_auth(&other.key)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 404, "not_found").await;
+
+    for bad in [json!("user_001"), json!({"notes": "x".repeat(17 * 1024)})] {
+        let resp = post(
+            &app,
+            &t,
+            "/v1/message",
+            json!({"message": "x", "metadata": bad}),
+        )
+        .await;
+        let err = expect_error(resp, 400, "invalid_request").await;
+        assert_eq!(err["error"]["param"], "metadata");
+    }
+}
+
+#[tokio::test]
 async fn s0_text_messages_are_enveloped_under_api_v1_and_stream_chunks() {
     let app = spawn_app().await;
     let t = app.create_tenant(Tier::Free).await;

@@ -124,6 +124,8 @@ fn done_frame() -> Vec<Event> {
 }
 
 const MAX_TIMEOUT_MS: u64 = 300_000;
+/// S2's `metadata` (`user_id`, `user_name`, `attachments`, …) is stored with the user's message.
+const MAX_METADATA_BYTES: usize = 16 * 1024;
 
 pub async fn message(
     State(state): State<AppState>,
@@ -156,12 +158,22 @@ async fn s2_message(
     let message = body
         .message
         .ok_or_else(|| ApiError::invalid("message", "`message` is required"))?;
-    if body.metadata.as_ref().is_some_and(|m| !m.is_object()) {
-        return Err(ApiError::invalid(
-            "metadata",
-            "`metadata` must be an object",
-        ));
-    }
+    let metadata = match body.metadata {
+        None | Some(Value::Null) => None,
+        Some(m @ Value::Object(_)) if m.to_string().len() <= MAX_METADATA_BYTES => Some(m),
+        Some(Value::Object(_)) => {
+            return Err(ApiError::invalid(
+                "metadata",
+                format!("`metadata` must be at most {MAX_METADATA_BYTES} bytes of JSON"),
+            ))
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "metadata",
+                "`metadata` must be an object",
+            ))
+        }
+    };
     let timeout_ms = body.timeout_ms.unwrap_or(30_000);
     if timeout_ms == 0 || timeout_ms > MAX_TIMEOUT_MS {
         return Err(ApiError::invalid(
@@ -172,6 +184,7 @@ async fn s2_message(
     let req = RunRequest {
         session_key: body.conversation_id,
         message,
+        metadata,
         model: body.model,
         channel: body.channel,
         ..Default::default()

@@ -324,6 +324,9 @@ pub fn message_view(m: &MessageRecord) -> Value {
     if let Some(run) = m.run_id {
         v["run_id"] = json!(format!("run_{}", run.simple()));
     }
+    if let Some(metadata) = &m.metadata {
+        v["metadata"] = metadata.clone();
+    }
     v
 }
 

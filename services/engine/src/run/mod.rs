@@ -30,7 +30,7 @@ use openclaw_store::{
     BeginRun, HttpSkillRecord, NewMessage, RunRecord, Said, SessionRefusal, Store, WriteBehind,
     WriteBehindConfig,
 };
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -63,6 +63,8 @@ pub struct RunRequest {
     /// client's own `conversation` (a stateless completion).
     pub session_key: Option<String>,
     pub message: String,
+    /// What the client said about the sender (S2's `metadata`), kept with the user's message.
+    pub metadata: Option<Value>,
     /// `provider/model`; `None`: the session's model, else the tenant's default, else the
     /// operator's.
     pub model: Option<String>,
@@ -257,7 +259,7 @@ impl Runs {
         tenant: TenantId,
         session: Option<Uuid>,
         skill: &Resolved,
-        input: &serde_json::Value,
+        input: &Value,
         path: &str,
     ) -> Result<serde_json::Value, Error> {
         if !skill.needs_tenant() {
@@ -338,7 +340,7 @@ impl Runs {
             run: run_id,
             model: chosen.as_ref().map(|(_, m)| m.to_string()),
             default_model: fallback,
-            user: user_message(run_id, &req.message),
+            user: user_message(run_id, &req.message, req.metadata.clone()),
             lease: lease(&inner.config),
             history: if agent_run {
                 inner.config.history_messages
@@ -452,7 +454,7 @@ impl Runs {
             kind: openclaw_store::JobKind::Message,
             name: "message".into(),
             job_type: "message".into(),
-            parameters: json!({"message": req.message}),
+            parameters: json!({"message": req.message, "metadata": req.metadata}),
             priority: 0,
             timeout_ms: i32::try_from(inner.config.max_run.as_millis()).unwrap_or(i32::MAX),
             max_attempts: 3,
@@ -481,6 +483,7 @@ impl Runs {
         tenant: TenantId,
         run_id: Uuid,
         message: String,
+        metadata: Option<Value>,
         retried: bool,
     ) -> Result<Option<Started>, Error> {
         let inner = &self.inner;
@@ -516,6 +519,7 @@ impl Runs {
         let req = RunRequest {
             tenant,
             message,
+            metadata,
             ..Default::default()
         };
         let skills = match (
@@ -624,6 +628,7 @@ impl Runs {
             run_id,
             session: place.session,
             message: req.message,
+            metadata: req.metadata,
             chat,
             user_persisted: place.user_persisted,
             holds_turn: place.holds_turn,
@@ -834,11 +839,12 @@ fn lease(config: &RunsConfig) -> chrono::Duration {
 }
 
 /// The user's turn as recorded in the session.
-fn user_message(run: Uuid, message: &str) -> NewMessage {
+fn user_message(run: Uuid, message: &str, metadata: Option<Value>) -> NewMessage {
     NewMessage {
         role: "user".into(),
         content: message.to_string(),
         run_id: Some(run),
+        metadata,
         ..Default::default()
     }
 }

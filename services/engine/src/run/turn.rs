@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures::{FutureExt, StreamExt};
 use openclaw_domain::{Error, ErrorKind, RunStatus, TenantId};
 use openclaw_store::{FinishedRun, NewMessage, RunOutcome, Said};
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::sync::OwnedSemaphorePermit;
 use uuid::Uuid;
 
@@ -27,6 +27,8 @@ pub(super) struct RunCtx {
     /// `None`: a stateless completion.
     pub session: Option<Uuid>,
     pub message: String,
+    /// Kept with the user's message when it is recorded.
+    pub metadata: Option<Value>,
     pub chat: ChatRequest,
     /// Whether the user's message made it into the history (then a partial reply may follow it).
     pub user_persisted: bool,
@@ -285,7 +287,8 @@ impl Runs {
             if let Some(session) = session {
                 let mut wait = Duration::from_millis(10);
                 while !ctx.holds_turn {
-                    let user = (!ctx.user_persisted).then(|| user_message(run, &ctx.message));
+                    let user = (!ctx.user_persisted)
+                        .then(|| user_message(run, &ctx.message, ctx.metadata.clone()));
                     let history = config.history_messages;
                     match store
                         .take_turn(tenant, session, run, user, lease, history)
