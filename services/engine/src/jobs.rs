@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use openclaw_domain::{Error, ErrorKind, TenantId};
-use openclaw_store::{Held, JobEnd, JobKind, JobRecord, Lineage, NewJob, Store};
+use openclaw_store::{Held, JobEnd, JobKind, JobRecord, Lineage, MemoryScope, NewJob, Store};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -387,7 +387,8 @@ impl Jobs {
                         match runs
                             .execute_skill(
                                 job.tenant(),
-                                session,
+                                // A task made by a session-limited caller sees that session only.
+                                session.map_or(MemoryScope::Tenant, MemoryScope::Session),
                                 &resolved,
                                 &input,
                                 "parameters.input",

@@ -524,12 +524,17 @@ impl Memory {
 
     /// The memory skills executed directly (API, tasks): over the tenant's memories, or only
     /// `session`'s for a caller limited to that conversation.
-    pub fn skill(&self, tenant: TenantId, session: Option<Uuid>) -> MemoryTools {
+    /// The memory skills executed directly: they search `scope` and add to its conversation.
+    pub fn skill(&self, tenant: TenantId, scope: MemoryScope) -> MemoryTools {
+        let add_to = match scope {
+            MemoryScope::Tenant => None,
+            MemoryScope::Session(s) | MemoryScope::Recall(s) => Some(s),
+        };
         MemoryTools {
             memory: self.clone(),
             tenant,
-            scope: session.map_or(MemoryScope::Tenant, MemoryScope::Session),
-            add_to: session,
+            scope,
+            add_to,
             source: "api",
         }
     }

@@ -89,6 +89,82 @@ async fn s1_executes_a_tool_with_parameters_and_metadata() {
 }
 
 #[tokio::test]
+async fn s0s_session_is_where_a_memory_skill_works() {
+    let app = spawn_app().await;
+    let t = app.create_tenant(Tier::Free).await;
+    for key in ["s1", "s2"] {
+        let resp = app
+            .post_json(
+                "/v1/agent/run",
+                &t.key,
+                &json!({"message": "hi", "sessionKey": key}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+    }
+    let exec = |key: String, body: Value| {
+        let app = &app;
+        async move {
+            app.post_json("/api/v1/skills/memory_add/execute", &key, &body)
+                .await
+        }
+    };
+    let resp = exec(
+        t.key.clone(),
+        json!({"args": {"content": "likes green tea"}, "session": "s1"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let listed = app.get_json("/v1/memory", &t.key).await;
+    assert_eq!(listed["memories"][0]["content"], "likes green tea");
+    assert_eq!(
+        listed["memories"][0]["conversation_id"], "s1",
+        "kept in the named conversation: {listed}"
+    );
+
+    // A session the tenant does not have is 404, in the gateway's flat shape.
+    let resp = exec(
+        t.key.clone(),
+        json!({"args": {"content": "x"}, "session": "nope"}),
+    )
+    .await;
+    let err = expect_error(resp, 404, "not_found").await;
+    assert_eq!(err["error"], "not_found");
+    // A token limited to s1 cannot name s2.
+    let token: Value = app
+        .post("/v1/auth/tokens")
+        .bearer_auth(&t.key)
+        .json(&json!({"session_id": "s1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap().to_string();
+    let resp = exec(
+        token.clone(),
+        json!({"args": {"content": "x"}, "session": "s2"}),
+    )
+    .await;
+    expect_error(resp, 404, "not_found").await;
+    let resp = exec(
+        token,
+        json!({"args": {"content": "also s1"}, "session": "s1"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    // Another tenant's session of the same name is not this one's.
+    let other = app.create_tenant(Tier::Free).await;
+    let resp = exec(
+        other.key.clone(),
+        json!({"args": {"content": "x"}, "session": "s1"}),
+    )
+    .await;
+    expect_error(resp, 404, "not_found").await;
+}
+
+#[tokio::test]
 async fn s0_executes_a_skill_with_positional_args_in_its_envelope() {
     let app = spawn_app().await;
     let t = app.create_tenant(Tier::Free).await;

@@ -205,7 +205,15 @@ async fn the_memory_skills_execute_directly_within_the_tenant() {
     assert_eq!(results[0]["id"], id.as_str());
     assert!(results[0]["score"].as_f64().unwrap() > 0.5, "{found}");
 
-    // S0, in its envelope, with positional args.
+    // S0, in its envelope, with positional args, in the session its messages opened.
+    let resp = app
+        .post_json(
+            "/api/v1/message",
+            &t.key,
+            &json!({"text": "hello", "session": "default"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
     let s0: Value = app
         .post_json(
             "/api/v1/skills/memory_search/execute",

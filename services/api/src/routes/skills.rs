@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use openclaw_domain::{Error, ErrorKind, Scope};
 use openclaw_engine::skills::{self, Resolved, Skill};
-use openclaw_store::{HttpSkillRecord, InstalledSkill};
+use openclaw_store::{HttpSkillRecord, InstalledSkill, MemoryScope};
 use rand::distributions::{Alphanumeric, DistString};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -64,26 +64,39 @@ async fn tenant_skill(
     }
 }
 
-/// Executes `skill` for the caller. The memory skills need the memory scope too, and a token
-/// limited to one session reaches only that conversation's memories.
+/// Executes `skill` for the caller. The memory skills need the memory scope too and work in
+/// `named` session's conversation (S0's `session`) when one is given; a token limited to one
+/// session reaches only that conversation's memories. Other skills have no use for a session.
 async fn execute(
     state: &AppState,
     auth: &Authenticated,
     skill: &Resolved,
     input: &Value,
     path: &str,
+    named: Option<&str>,
 ) -> ApiResult<Value> {
-    let mut session = None;
+    let mut scope = MemoryScope::Tenant;
     if skill.needs_tenant() && skill.name() != skills::SPAWN_AGENT {
         auth.require(Scope::Memory)?;
-        if let Some(own) = &auth.session {
-            let found = state.store().get_session(auth.tenant_id, own).await?;
-            session = Some(found.ok_or_else(|| ApiError::not_found("session"))?.id);
+        let key = match (auth.session.as_deref(), named) {
+            (Some(own), Some(named)) if own != named => return Err(ApiError::not_found("session")),
+            (Some(own), _) => Some(own),
+            (None, named) => named,
+        };
+        if let Some(key) = key {
+            let found = state.store().get_session(auth.tenant_id, key).await?;
+            let id = found.ok_or_else(|| ApiError::not_found("session"))?.id;
+            // A limited credential sees its conversation alone; a named one is seen as a run
+            // in it sees it (its memories and the tenant's own).
+            scope = match auth.session {
+                Some(_) => MemoryScope::Session(id),
+                None => MemoryScope::Recall(id),
+            };
         }
     }
     Ok(state
         .runs()
-        .execute_skill(auth.tenant_id, session, skill, input, path)
+        .execute_skill(auth.tenant_id, scope, skill, input, path)
         .await?)
 }
 
@@ -414,7 +427,7 @@ pub async fn execute_tool(
         }
     };
     let started = Instant::now();
-    let result = execute(&state, &auth, &skill, &input, "parameters").await?;
+    let result = execute(&state, &auth, &skill, &input, "parameters", None).await?;
     Ok(Json(json!({
         "result": result,
         "metadata": {
@@ -432,9 +445,9 @@ pub async fn execute_tool(
 pub struct SkillCall {
     #[serde(default)]
     args: Value,
-    /// S0 names the session the call belongs to; skills executed directly do not use it.
-    #[serde(default, rename = "session")]
-    _session: Option<String>,
+    /// S0 names the session the call belongs to: the memory skills work in its conversation.
+    #[serde(default)]
+    session: Option<String>,
 }
 
 /// `POST /v1/skills/{name}/execute` `{args, session}` (S0) → `{result, executionTime (s)}`.
@@ -455,7 +468,15 @@ pub async fn execute_skill(
         };
         let input = skill.input_from_args(&call.args, "args")?;
         let started = Instant::now();
-        let result = execute(&state, &auth, &skill, &input, "args").await?;
+        let result = execute(
+            &state,
+            &auth,
+            &skill,
+            &input,
+            "args",
+            call.session.as_deref(),
+        )
+        .await?;
         Ok::<_, ApiError>(
             Json(json!({
                 "result": result,

@@ -252,12 +252,13 @@ impl Runs {
     }
 
     /// Executes a skill called directly (API, tasks) for `tenant`, naming bad params below
-    /// `path`. The memory skills work on the tenant's memories, or only `session`'s for a caller
-    /// limited to that conversation; `spawn_agent` runs only inside background agents.
+    /// `path`. The memory skills work within `scope` (the tenant's memories; a conversation's
+    /// and the tenant's own, as a run there sees them; or one conversation's alone, for a caller
+    /// limited to it); `spawn_agent` runs only inside background agents.
     pub async fn execute_skill(
         &self,
         tenant: TenantId,
-        session: Option<Uuid>,
+        scope: openclaw_store::MemoryScope,
         skill: &Resolved,
         input: &Value,
         path: &str,
@@ -273,7 +274,7 @@ impl Runs {
             )),
             name => {
                 self.memory()
-                    .skill(tenant, session)
+                    .skill(tenant, scope)
                     .execute(name, input, path)
                     .await
             }
