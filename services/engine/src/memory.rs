@@ -522,9 +522,8 @@ impl Memory {
         }
     }
 
-    /// The memory skills executed directly (API, tasks): over the tenant's memories, or only
-    /// `session`'s for a caller limited to that conversation.
-    /// The memory skills executed directly: they search `scope` and add to its conversation.
+    /// The memory skills executed directly (API, tasks): they search `scope` and add to its
+    /// conversation, if it has one.
     pub fn skill(&self, tenant: TenantId, scope: MemoryScope) -> MemoryTools {
         let add_to = match scope {
             MemoryScope::Tenant => None,
