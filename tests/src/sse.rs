@@ -82,4 +82,13 @@ impl SseReader {
             self.ready.extend(drain_frames(&mut self.buf));
         }
     }
+
+    /// Reads the stream to its end and returns its last event.
+    pub async fn last(&mut self) -> Option<SseEvent> {
+        let mut last = None;
+        while let Some(e) = self.next().await {
+            last = Some(e);
+        }
+        last
+    }
 }

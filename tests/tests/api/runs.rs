@@ -43,6 +43,19 @@ async fn stream(app: &TestApp, t: &TestTenant, session: &str, message: &str) -> 
     SseReader::new(resp)
 }
 
+/// The roles of a conversation's messages, in order.
+async fn conversation_roles(app: &TestApp, t: &TestTenant, key: &str) -> Vec<String> {
+    let conv = app
+        .get_json(&format!("/v1/conversations/{key}"), &t.key)
+        .await;
+    conv["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap().to_string())
+        .collect()
+}
+
 async fn wait_for_status(app: &TestApp, t: &TestTenant, run: &str, want: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -116,21 +129,11 @@ async fn provider_failures_are_502_and_end_streams_with_an_error_event() {
         ..Default::default()
     });
     let mut events = stream(&app, &t, "s", "again").await;
-    let mut last = None;
-    while let Some(e) = events.next().await {
-        last = Some(e);
-    }
-    let last = last.unwrap();
+    let last = events.last().await.unwrap();
     assert_eq!(last.event.as_deref(), Some("error"));
     assert_eq!(last.json()["code"], "upstream_error");
     // The user's message is kept, and so is what was streamed before the failure.
-    let conv = app.get_json("/v1/conversations/s", &t.key).await;
-    let roles: Vec<&str> = conv["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["role"].as_str().unwrap())
-        .collect();
+    let roles = conversation_roles(&app, &t, "s").await;
     assert_eq!(roles, vec!["user", "user", "assistant"]);
 }
 
@@ -228,20 +231,10 @@ async fn a_run_the_sweep_ended_first_does_not_tell_its_client_done() {
         .unwrap();
     assert_eq!(app.store.sweep_runs(100).await.unwrap().len(), 1);
 
-    let mut last = None;
-    while let Some(e) = events.next().await {
-        last = Some(e);
-    }
-    let last = last.unwrap();
+    let last = events.last().await.unwrap();
     assert_eq!(last.event.as_deref(), Some("error"), "{:?}", last.data);
     assert_eq!(last.json()["code"], "internal_error");
-    let conv = app.get_json("/v1/conversations/s", &t.key).await;
-    let roles: Vec<&str> = conv["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["role"].as_str().unwrap())
-        .collect();
+    let roles = conversation_roles(&app, &t, "s").await;
     assert_eq!(
         roles,
         vec!["user"],
@@ -273,11 +266,7 @@ async fn a_run_is_aborted_from_another_replica() {
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["status"], "cancelled");
-    let mut last = None;
-    while let Some(e) = events.next().await {
-        last = Some(e);
-    }
-    let last = last.unwrap();
+    let last = events.last().await.unwrap();
     assert_eq!(last.event.as_deref(), Some("error"));
     assert_eq!(last.json()["code"], "cancelled");
     let status = b

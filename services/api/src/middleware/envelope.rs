@@ -50,3 +50,42 @@ async fn wrap(resp: Response) -> Response {
     parts.headers.remove(CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(wrapped.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::header::CONTENT_TYPE;
+    use axum::response::IntoResponse;
+
+    async fn body_of(resp: Response) -> String {
+        String::from_utf8(
+            to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap()
+                .to_vec(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn small_json_is_wrapped() {
+        let resp = wrap(axum::Json(json!({"text": "hi"})).into_response()).await;
+        let wrapped: Value = serde_json::from_str(&body_of(resp).await).unwrap();
+        assert_eq!(wrapped, json!({"success": true, "data": {"text": "hi"}}));
+    }
+
+    #[tokio::test]
+    async fn a_body_too_large_or_of_unknown_size_passes_through_whole() {
+        let big = format!("{{\"text\":\"{}\"}}", "x".repeat(MAX_WRAPPED));
+        let mut resp = Response::new(Body::from(big.clone()));
+        resp.headers_mut()
+            .insert(CONTENT_TYPE, "application/json".parse().unwrap());
+        assert_eq!(body_of(wrap(resp).await).await.len(), big.len());
+
+        let chunks = futures::stream::iter([Ok::<_, std::io::Error>("{\"a\":"), Ok("1}")]);
+        let mut resp = Response::new(Body::from_stream(chunks));
+        resp.headers_mut()
+            .insert(CONTENT_TYPE, "application/json".parse().unwrap());
+        assert_eq!(body_of(wrap(resp).await).await, r#"{"a":1}"#);
+    }
+}

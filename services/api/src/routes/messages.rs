@@ -158,22 +158,21 @@ async fn s2_message(
     let message = body
         .message
         .ok_or_else(|| ApiError::invalid("message", "`message` is required"))?;
-    let metadata = match body.metadata {
-        None | Some(Value::Null) => None,
-        Some(m @ Value::Object(_)) if m.to_string().len() <= MAX_METADATA_BYTES => Some(m),
-        Some(Value::Object(_)) => {
-            return Err(ApiError::invalid(
-                "metadata",
-                format!("`metadata` must be at most {MAX_METADATA_BYTES} bytes of JSON"),
-            ))
-        }
-        Some(_) => {
+    let metadata = body.metadata.filter(|m| !m.is_null());
+    if let Some(m) = &metadata {
+        if !m.is_object() {
             return Err(ApiError::invalid(
                 "metadata",
                 "`metadata` must be an object",
-            ))
+            ));
         }
-    };
+        if m.to_string().len() > MAX_METADATA_BYTES {
+            return Err(ApiError::invalid(
+                "metadata",
+                format!("`metadata` must be at most {MAX_METADATA_BYTES} bytes of JSON"),
+            ));
+        }
+    }
     let timeout_ms = body.timeout_ms.unwrap_or(30_000);
     if timeout_ms == 0 || timeout_ms > MAX_TIMEOUT_MS {
         return Err(ApiError::invalid(

@@ -1,7 +1,7 @@
 //! The status pages, one tenant's view of the gateway. Three seeds document the path with
 //! different shapes (API.md §1): `/v1/status` is S2's sections; `/api/v1/status` is S0's
 //! envelope with S2's sections beside it (a superset: each client finds what it reads); the bare
-//! `/status` is S4's. All three render one `Facts`, gathered without knowing the dialect.
+//! `/status` is S4's. S2's sections are gathered once; S0's are taken from them.
 
 use std::collections::BTreeMap;
 
@@ -15,22 +15,9 @@ use crate::config::VERSION;
 use crate::routes::sessions::Dialect;
 use crate::state::AppState;
 
-/// What the status pages show, read once per request.
-struct Facts {
-    uptime: u64,
-    port: u16,
-    bind: String,
-    rate_limits: &'static str,
-    default_model: String,
-    primary_provider: String,
-    primary_model: String,
-    models_available: usize,
-    counts: openclaw_store::StatusCounts,
-    memory: Option<Memory>,
-    tenant: Tenant,
-}
-
-async fn facts(state: &AppState, auth: &Authenticated) -> Facts {
+/// S2's sections, gathered for the caller's tenant. A database hiccup leaves the counters at
+/// zero and the memory section out, not the status.
+async fn gather(state: &AppState, auth: &Authenticated) -> S2Status {
     let config = state.config();
     let rate_limits = match state.redis() {
         None => "disabled",
@@ -40,7 +27,6 @@ async fn facts(state: &AppState, auth: &Authenticated) -> Facts {
     let providers = state.runs().providers();
     let primary = providers.default_model();
     let store = state.store();
-    // A database hiccup leaves counters at zero and the memory section out, not the status.
     let (counts, memory) = tokio::join!(
         store.status_counts(auth.tenant_id),
         store.memory_stats(auth.tenant_id)
@@ -58,20 +44,41 @@ async fn facts(state: &AppState, auth: &Authenticated) -> Facts {
             total_size_mb: crate::routes::memory::mb(s.wal_bytes + s.compacted_bytes),
             last_compaction: s.last_compaction,
         });
-    Facts {
-        uptime: state.uptime().as_secs(),
-        port: config.port,
-        bind: config.bind.to_string(),
-        rate_limits,
-        default_model: auth
-            .default_model
-            .clone()
-            .unwrap_or_else(|| primary.to_string()),
-        primary_provider: primary.provider.clone(),
-        primary_model: primary.model.clone(),
-        models_available: providers.models().await.len(),
-        counts,
+    S2Status {
+        status: "running",
+        version: VERSION,
+        uptime_seconds: state.uptime().as_secs(),
+        gateway: S2Gateway {
+            port: config.port,
+            bind: config.bind.to_string(),
+            auth_enabled: true,
+            rate_limits,
+        },
+        reasoning: Reasoning {
+            primary_provider: primary.provider.clone(),
+            primary_model: primary.model.clone(),
+            total_requests: counts.requests_total,
+            avg_latency_ms: counts.avg_latency_ms.map(|ms| ms.round() as i64),
+        },
         memory,
+        skills: Skills {
+            installed: counts.skills_installed,
+            active: counts.skills_enabled,
+            container_engine: "none",
+            rootless: true,
+        },
+        channels: Channels::default(),
+        models: Models {
+            available: providers.models().await.len(),
+            default: auth
+                .default_model
+                .clone()
+                .unwrap_or_else(|| primary.to_string()),
+        },
+        sessions: Sessions {
+            active: counts.sessions_active,
+            total: counts.sessions_total,
+        },
         tenant: Tenant {
             id: auth.tenant_id.to_string(),
             name: auth.tenant_name.clone(),
@@ -139,13 +146,13 @@ struct Channels {
     disconnected: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct Models {
     available: usize,
     default: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct Sessions {
     active: i64,
     total: i64,
@@ -157,45 +164,6 @@ struct Tenant {
     name: String,
     tier: &'static str,
     limits: openclaw_domain::Limits,
-}
-
-impl S2Status {
-    fn from(f: Facts) -> Self {
-        S2Status {
-            status: "running",
-            version: VERSION,
-            uptime_seconds: f.uptime,
-            gateway: S2Gateway {
-                port: f.port,
-                bind: f.bind,
-                auth_enabled: true,
-                rate_limits: f.rate_limits,
-            },
-            reasoning: Reasoning {
-                primary_provider: f.primary_provider,
-                primary_model: f.primary_model,
-                total_requests: f.counts.requests_total,
-                avg_latency_ms: f.counts.avg_latency_ms.map(|ms| ms.round() as i64),
-            },
-            memory: f.memory,
-            skills: Skills {
-                installed: f.counts.skills_installed,
-                active: f.counts.skills_enabled,
-                container_engine: "none",
-                rootless: true,
-            },
-            channels: Channels::default(),
-            models: Models {
-                available: f.models_available,
-                default: f.default_model,
-            },
-            sessions: Sessions {
-                active: f.counts.sessions_active,
-                total: f.counts.sessions_total,
-            },
-            tenant: f.tenant,
-        }
-    }
 }
 
 // S0's envelope around its three sections, S2's sections beside it.
@@ -241,47 +209,36 @@ struct S4Gateway {
     auth: &'static str,
 }
 
-/// `GET /v1/status` (S2's sections) and `GET /api/v1/status` (S0's envelope beside them).
+/// `GET /v1/status` (S2's sections) and `GET /api/v1/status` (S0's envelope beside them, its
+/// sections taken from S2's).
 pub async fn status(
     State(state): State<AppState>,
     Extension(dialect): Extension<Dialect>,
     auth: Authenticated,
-) -> Json<serde_json::Value> {
-    Json(match dialect {
-        Dialect::Hosted => s2_status(&state, &auth).await,
-        Dialect::Gateway => gateway_status(&state, &auth).await,
-    })
+) -> Response {
+    let s2 = gather(&state, &auth).await;
+    match dialect {
+        Dialect::Hosted => Json(s2).into_response(),
+        Dialect::Gateway => Json(GatewayStatus {
+            success: true,
+            data: S0Data {
+                gateway: S0Gateway {
+                    status: s2.status,
+                    version: s2.version,
+                    uptime: s2.uptime_seconds,
+                },
+                models: s2.models.clone(),
+                sessions: s2.sessions.clone(),
+            },
+            s2,
+        })
+        .into_response(),
+    }
 }
 
-/// S2's sections (also the WebSocket's `system.status`).
+/// S2's sections as JSON, for the WebSocket's `system.status`.
 pub async fn s2_status(state: &AppState, auth: &Authenticated) -> serde_json::Value {
-    let f = facts(state, auth).await;
-    serde_json::to_value(S2Status::from(f)).unwrap_or_default()
-}
-
-async fn gateway_status(state: &AppState, auth: &Authenticated) -> serde_json::Value {
-    let f = facts(state, auth).await;
-    let data = S0Data {
-        gateway: S0Gateway {
-            status: "running",
-            version: VERSION,
-            uptime: f.uptime,
-        },
-        models: Models {
-            available: f.models_available,
-            default: f.default_model.clone(),
-        },
-        sessions: Sessions {
-            active: f.counts.sessions_active,
-            total: f.counts.sessions_total,
-        },
-    };
-    serde_json::to_value(GatewayStatus {
-        success: true,
-        data,
-        s2: S2Status::from(f),
-    })
-    .unwrap_or_default()
+    serde_json::to_value(gather(state, auth).await).unwrap_or_default()
 }
 
 /// `GET /status`: S4's shape, which needs nothing from the database.
