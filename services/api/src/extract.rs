@@ -69,7 +69,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 return Err(ApiError::new(
                     ErrorKind::InvalidRequest,
                     "request body must be a JSON object",
-                ))
+                ));
             }
         };
         parse_json(body).map(ApiJson)

@@ -98,94 +98,39 @@ fn tenant_gate(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
         .route_layer(from_fn_with_state(state.clone(), middleware::auth::tenant))
 }
 
-/// The `/v1` routes; `/api/v1` serves the same handlers in the gateway dialect, where the
-/// routes only S0 documents are wrapped in its envelope.
+/// The `/v1` routes, each resource's from its module; `/api/v1` serves the same handlers in
+/// the gateway dialect, where S0's answers are wrapped in its envelope: the routes only S0
+/// documents always, the shared ones when their handler marks an answer as S0's.
 fn v1(state: &AppState, dialect: Dialect) -> Router<AppState> {
-    let s0_routes = Router::new()
-        .route("/sessions", post(sessions::create).get(sessions::list))
-        .route(
-            "/sessions/{id}",
-            get(sessions::get).delete(sessions::delete),
-        );
-    let message = tenant_gate(
-        Router::new().route("/message", post(messages::message)),
-        state,
-    );
-    let message = match dialect {
-        Dialect::Hosted => message,
-        Dialect::Gateway => message.route_layer(from_fn(envelope::when_marked)),
-    };
-    // S0's memory routes (add, GET search) share paths with S2's, and its skill execution sits
-    // among S1's tools: only S0's answers are enveloped (its handlers mark them).
+    let s0_only = tenant_gate(sessions::s0_router().merge(messages::s0_router()), state);
     let marked = tenant_gate(
-        Router::new()
-            .route("/skills/{name}/execute", post(skills::execute_skill))
-            .route(
-                "/skills",
-                get(skills::list_installed).post(skills::register),
-            )
-            .route("/skills/install", post(skills::install))
-            .route("/skills/{name}", delete(skills::uninstall))
-            .route("/skills/{name}/enable", post(skills::enable))
-            .route("/skills/{name}/disable", post(skills::disable))
-            .route("/tools", get(skills::list_tools))
-            .route("/tools/{name}/execute", post(skills::execute_tool))
-            .route("/memory", post(memory::add).get(memory::list))
-            .route(
-                "/memory/search",
-                get(memory::search_get).post(memory::search_post),
-            )
-            .route("/memory/stats", get(memory::stats))
-            .route("/memory/prune", delete(memory::prune))
-            .route("/memory/{id}", get(memory::get).delete(memory::delete)),
+        messages::marked_router()
+            .merge(skills::router())
+            .merge(memory::router()),
         state,
     );
-    let marked = match dialect {
-        Dialect::Hosted => marked,
-        Dialect::Gateway => marked.route_layer(from_fn(envelope::when_marked)),
+    let (s0_only, marked) = match dialect {
+        Dialect::Hosted => (s0_only, marked),
+        Dialect::Gateway => (
+            s0_only.route_layer(from_fn(envelope::layer)),
+            marked.route_layer(from_fn(envelope::when_marked)),
+        ),
     };
-    let s0_routes = s0_routes.route("/message/stream", post(messages::message_stream));
-    let s0_routes = match dialect {
-        Dialect::Hosted => tenant_gate(s0_routes, state),
-        Dialect::Gateway => tenant_gate(s0_routes, state).route_layer(from_fn(envelope::layer)),
-    };
-    let tenant = Router::new()
-        .route("/status", get(status::status))
-        .route("/api-keys", post(keys::create).get(keys::list_own))
-        .route(
-            "/api-keys/{id}",
-            get(keys::get_own).delete(keys::revoke_own),
-        )
-        .route("/auth/tokens", post(tokens::create))
-        .route("/message/{id}/status", get(messages::message_status))
-        .route("/chat", post(messages::chat))
-        .route("/agent/run", post(messages::agent_run))
-        .route("/agent/run/stream", post(messages::agent_run_stream))
-        .route("/sessions/{id}/messages", post(messages::session_message))
-        .route("/chat/completions", post(openai::chat_completions))
-        .route("/models", get(openai::list_models))
-        // Model ids contain `/` (`openai/gpt-4o`).
-        .route("/models/{*id}", get(openai::get_model))
-        .route("/runs/{id}/events", get(runs::events))
-        .route("/runs/{id}/abort", post(runs::abort))
-        .route("/tasks", post(tasks::create).get(tasks::list))
-        .route("/tasks/{id}", get(tasks::get).delete(tasks::cancel))
-        .route("/agents", get(agents::list))
-        .route("/agents/spawn", post(agents::spawn))
-        .route("/agents/{id}", get(agents::get).delete(agents::cancel))
-        .route("/agents/{id}/events", get(agents::events))
-        .route("/conversations", get(sessions::list_conversations))
-        .route(
-            "/conversations/{id}",
-            get(sessions::get_conversation).delete(sessions::delete_conversation),
-        );
+    let tenant = status::router()
+        .merge(keys::router())
+        .merge(tokens::router())
+        .merge(messages::router())
+        .merge(openai::router())
+        .merge(runs::router())
+        .merge(tasks::router())
+        .merge(agents::router())
+        .merge(sessions::router());
     Router::new()
         .route("/health", get(health::health))
         // WebSocket authenticates itself: by header, query or its first frame.
         .route("/ws", get(ws::upgrade))
         .merge(tenant_gate(tenant, state))
-        .merge(s0_routes)
-        .merge(message)
+        .merge(s0_only)
         .merge(marked)
         .layer(Extension(dialect))
 }
@@ -264,6 +209,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
+    state.set_port(addr.port());
     let metrics_addr = match metrics_listener {
         Some(l) => Some(metrics_server::spawn(l, shutdown.clone())?),
         None => None,

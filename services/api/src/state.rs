@@ -37,6 +37,8 @@ struct Inner {
     /// Cancelled when the replica starts draining: WebSocket connections close on it.
     closing: CancellationToken,
     ws: crate::ws::Hub,
+    /// The port `serve` listens on (the configured one may be 0: any free port).
+    port: std::sync::OnceLock<u16>,
 }
 
 /// How often a long-poll re-reads its job when no `JobEnded` arrives (Redis down, or absent).
@@ -64,7 +66,17 @@ impl AppState {
             job_waiters: DashMap::new(),
             closing: CancellationToken::new(),
             ws: crate::ws::Hub::default(),
+            port: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// The port this replica serves on, as the status routes report it.
+    pub fn port(&self) -> u16 {
+        self.0.port.get().copied().unwrap_or(self.0.config.port)
+    }
+
+    pub(crate) fn set_port(&self, port: u16) {
+        let _ = self.0.port.set(port);
     }
 
     pub fn config(&self) -> &Config {

@@ -39,8 +39,16 @@ pub struct Toolbox(pub Vec<Arc<dyn ToolExecutor>>);
 
 #[async_trait::async_trait]
 impl ToolExecutor for Toolbox {
+    /// Each name once: the first executor offering it is the one `call` reaches (a run's own
+    /// tool shadows an installed skill of the same name).
     fn tools(&self) -> Vec<ToolSpec> {
-        self.0.iter().flat_map(|e| e.tools()).collect()
+        let mut tools: Vec<ToolSpec> = Vec::new();
+        for tool in self.0.iter().flat_map(|e| e.tools()) {
+            if !tools.iter().any(|t| t.name == tool.name) {
+                tools.push(tool);
+            }
+        }
+        tools
     }
 
     async fn call(&self, call: &ToolCall) -> Result<serde_json::Value, String> {

@@ -79,7 +79,7 @@ fn skill_task(parameters: &Value) -> Result<(&'static Skill, Value), Error> {
                     "`skill` tasks need `parameters.skill`, the name of a skill: one of {}",
                     skills::builtin_names()
                 ),
-            ))
+            ));
         }
     };
     let skill = skills::builtin(name).ok_or_else(|| {
@@ -98,7 +98,7 @@ fn skill_task(parameters: &Value) -> Result<(&'static Skill, Value), Error> {
             return Err(Error::invalid(
                 "parameters.input",
                 "`parameters.input` must be an object",
-            ))
+            ));
         }
     };
     Ok((skill, input))
@@ -351,6 +351,18 @@ impl Jobs {
                     .and_then(Value::as_str)
                     .unwrap_or_default();
                 let model = params.get("model").and_then(Value::as_str);
+                // S3's `skills`: the only installed skills the agent (and its sub-agents) may
+                // use; absent or empty, all of them.
+                let skills: Option<Vec<String>> = params
+                    .get("skills")
+                    .and_then(Value::as_array)
+                    .filter(|names| !names.is_empty())
+                    .map(|names| {
+                        names
+                            .iter()
+                            .filter_map(|n| n.as_str().map(str::to_string))
+                            .collect()
+                    });
                 let depth = lineage.map_or(job.depth, |l| l.depth);
                 let sub = (depth < MAX_SUBAGENT_DEPTH).then(|| {
                     Arc::new(SubAgents {
@@ -360,6 +372,7 @@ impl Jobs {
                         depth,
                         spawned: AtomicUsize::new(0),
                         model: model.map(str::to_string),
+                        skills: skills.clone(),
                         timeout_ms: job.timeout_ms,
                     }) as Arc<dyn ToolExecutor>
                 });
@@ -368,6 +381,7 @@ impl Jobs {
                     model: model.map(str::to_string),
                     channel: Some("agent".into()),
                     executor: sub,
+                    skills,
                     ..Default::default()
                 };
                 self.agent_run(attempt, req).await
@@ -591,6 +605,8 @@ struct SubAgents {
     depth: i16,
     spawned: AtomicUsize,
     model: Option<String>,
+    /// The parent's skill limit, which its sub-agents inherit.
+    skills: Option<Vec<String>>,
     timeout_ms: i32,
 }
 
@@ -642,7 +658,7 @@ impl ToolExecutor for SubAgents {
             kind: JobKind::Agent,
             name: task.chars().take(200).collect(),
             job_type: "agent".into(),
-            parameters: json!({"task": task, "model": model}),
+            parameters: json!({"task": task, "model": model, "skills": self.skills}),
             priority: 0,
             timeout_ms: self.timeout_ms,
             max_attempts: 1,

@@ -12,7 +12,8 @@ pub mod skills;
 
 pub use provider::{
     collect, ChatMessage, ChatRequest, ChatStream, Completion, FinishReason, ModelInfo, ModelRef,
-    Provider, Providers, ProvidersConfig, Role, StreamEvent, ToolCall, ToolChoice, ToolSpec, Usage,
+    Provider, Providers, ProvidersConfig, Role, StreamEvent, Thinking, ToolCall, ToolChoice,
+    ToolSpec, Usage,
 };
 pub use run::{
     Done, Queued, RunEvent, RunEventKind, RunRequest, Runs, RunsConfig, Started, Subscription,

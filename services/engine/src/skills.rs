@@ -82,7 +82,11 @@ pub type InputCheck = fn(&Value, &str) -> Result<(), Error>;
 /// A skill: its manifest and its handler.
 pub struct Skill {
     pub name: &'static str,
+    /// The current version: what an install without a version gets.
     pub version: &'static str,
+    /// Earlier versions a tenant may still install (the seeds install some by number). One
+    /// implementation serves them all: each version's input is accepted by the current one.
+    pub older_versions: &'static [&'static str],
     pub description: &'static str,
     /// JSON Schema of the input (the subset [`validate`] understands).
     pub input_schema: Value,
@@ -105,6 +109,18 @@ impl std::fmt::Debug for Skill {
 }
 
 impl Skill {
+    /// Whether `version` is the current one or an earlier one still installable.
+    pub fn offers_version(&self, version: &str) -> bool {
+        self.version == version || self.older_versions.contains(&version)
+    }
+
+    /// Every installable version, the current one first.
+    pub fn versions(&self) -> Vec<&'static str> {
+        std::iter::once(self.version)
+            .chain(self.older_versions.iter().copied())
+            .collect()
+    }
+
     /// The manifest as JSON: name, version, description, schemas and permissions.
     pub fn manifest(&self) -> Value {
         json!({
@@ -233,6 +249,7 @@ static BUILTINS: LazyLock<Vec<Skill>> = LazyLock::new(|| {
         Skill {
             name: "calculator",
             version: "1.0.0",
+            older_versions: &[],
             description: "Evaluate an arithmetic expression: + - * / % ^, parentheses, \
                           pi and e, sqrt abs ln log10 sin cos tan floor ceil round min max.",
             input_schema: json!({
@@ -264,6 +281,7 @@ static BUILTINS: LazyLock<Vec<Skill>> = LazyLock::new(|| {
         Skill {
             name: "current_time",
             version: "1.0.0",
+            older_versions: &[],
             description: "The current date and time, in UTC or at a fixed offset such as +08:00.",
             input_schema: json!({
                 "type": "object",
@@ -293,6 +311,7 @@ static BUILTINS: LazyLock<Vec<Skill>> = LazyLock::new(|| {
         Skill {
             name: "web_fetch",
             version: "1.0.0",
+            older_versions: &[],
             description: "Fetch a public web page or text document over HTTP(S) and return its \
                           text (HTML reduced to text). Private and local addresses are refused; \
                           redirects are returned, not followed.",
@@ -326,8 +345,52 @@ static BUILTINS: LazyLock<Vec<Skill>> = LazyLock::new(|| {
             handler: Handler::Net(web_fetch),
         },
         Skill {
-            name: "weather",
+            name: FILE_READ,
             version: "1.0.0",
+            older_versions: &[],
+            description: "Read a text document (code, Markdown, CSV, JSON, logs…) from an http or \
+                          https URL, as it is, by lines: `offset` (the first line, from 1) and \
+                          `limit` (how many) page through long files. Private and local \
+                          addresses are refused.",
+            input_schema: json!({
+                "type": "object",
+                "properties": {
+                    "url": {"type": "string", "minLength": 1, "maxLength": 2048,
+                            "description": "An http or https URL"},
+                    "offset": {"type": "integer", "minimum": 1,
+                               "description": "The first line to return, from 1 (default 1)"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_FILE_LINES,
+                              "description": "Lines to return (default and most 2000)"}
+                },
+                "required": ["url"],
+                "additionalProperties": false
+            }),
+            output_schema: json!({
+                "type": "object",
+                "properties": {
+                    "url": {"type": "string"},
+                    "content_type": {"type": ["string", "null"]},
+                    "offset": {"type": "integer"},
+                    "lines": {"type": "integer"},
+                    "total_lines": {"type": "integer"},
+                    "text": {"type": "string"},
+                    "truncated": {"type": "boolean"}
+                },
+                "required": ["url", "offset", "lines", "total_lines", "text", "truncated"],
+                "additionalProperties": false
+            }),
+            permissions: Permissions {
+                network: true,
+                ..Permissions::default()
+            },
+            check: None,
+            handler: Handler::Net(file_read),
+        },
+        Skill {
+            name: "weather",
+            // 1.2.0 is what S2 installs; S0 lists 1.0.0.
+            version: "1.2.0",
+            older_versions: &["1.0.0"],
             description: "The weather forecast for a city: today's conditions and the daily \
                           low and high in °C (Open-Meteo).",
             input_schema: json!({
@@ -361,6 +424,7 @@ static BUILTINS: LazyLock<Vec<Skill>> = LazyLock::new(|| {
         Skill {
             name: MEMORY_SEARCH,
             version: "1.0.0",
+            older_versions: &[],
             description: "Search your long-term memory of this user and organisation for \
                           facts, preferences and past decisions.",
             input_schema: json!({
@@ -398,6 +462,7 @@ static BUILTINS: LazyLock<Vec<Skill>> = LazyLock::new(|| {
         Skill {
             name: MEMORY_ADD,
             version: "1.0.0",
+            older_versions: &[],
             description: "Remember a fact, preference or decision for later conversations.",
             input_schema: json!({
                 "type": "object",
@@ -426,6 +491,7 @@ static BUILTINS: LazyLock<Vec<Skill>> = LazyLock::new(|| {
         Skill {
             name: SPAWN_AGENT,
             version: "1.0.0",
+            older_versions: &[],
             description: "Start a sub-agent on a self-contained task and wait for its answer. \
                           Several calls in one reply run in parallel. Offered to background \
                           agents (POST /v1/agents/spawn).",
@@ -461,10 +527,22 @@ static BUILTINS: LazyLock<Vec<Skill>> = LazyLock::new(|| {
 pub const MEMORY_SEARCH: &str = "memory_search";
 pub const MEMORY_ADD: &str = "memory_add";
 pub const SPAWN_AGENT: &str = "spawn_agent";
+pub const FILE_READ: &str = "file_read";
 
-/// The skills every new tenant has installed (enabled): those runs had before skills could be
-/// installed. `openclaw_store::DEFAULT_SKILLS` records them; a test keeps the two equal.
-pub const DEFAULT_SKILLS: [&str; 3] = [MEMORY_SEARCH, MEMORY_ADD, SPAWN_AGENT];
+/// The skills every new tenant has installed (enabled): the harmless catalogue — nothing here
+/// touches our files or a shell, and what reaches the network goes through the outbound guard —
+/// so the seeds' skill examples run on a fresh tenant. `openclaw_store::DEFAULT_SKILLS` records
+/// them with their versions; a test keeps the two equal.
+pub const DEFAULT_SKILLS: [&str; 8] = [
+    "calculator",
+    "current_time",
+    "web_fetch",
+    FILE_READ,
+    "weather",
+    MEMORY_SEARCH,
+    MEMORY_ADD,
+    SPAWN_AGENT,
+];
 
 /// A failed tool call as the model reads it: the offending param first, when there is one.
 pub fn tool_error(e: Error) -> String {
@@ -507,6 +585,52 @@ fn web_fetch<'a>(input: &'a Value, ctx: &'a SkillContext) -> BoxFuture<'a, Resul
             "text": text,
             "truncated": truncated,
             "location": fetched.location,
+        }))
+    })
+}
+
+/// Most lines `file_read` returns at once.
+const MAX_FILE_LINES: usize = 2000;
+
+fn file_read<'a>(input: &'a Value, ctx: &'a SkillContext) -> BoxFuture<'a, Result<Value, Error>> {
+    Box::pin(async move {
+        let url = input["url"].as_str().unwrap_or_default();
+        let offset = input["offset"].as_u64().unwrap_or(1).max(1) as usize;
+        let limit = input["limit"]
+            .as_u64()
+            .map_or(MAX_FILE_LINES, |l| l as usize);
+        let fetched = ctx.outbound.get(url, "input.url").await?;
+        if !(200..300).contains(&fetched.status) {
+            return Err(Error::invalid(
+                "input.url",
+                format!("the server answered HTTP {}", fetched.status),
+            ));
+        }
+        let kind = fetched.content_type.as_deref().unwrap_or("");
+        let kind = kind.to_ascii_lowercase();
+        let text_like = kind.is_empty()
+            || kind.starts_with("text/")
+            || ["json", "xml", "yaml", "csv", "javascript", "toml"]
+                .iter()
+                .any(|k| kind.contains(k));
+        if !text_like {
+            return Err(Error::invalid(
+                "input.url",
+                format!("the document is `{kind}`, not text"),
+            ));
+        }
+        let raw = String::from_utf8_lossy(&fetched.body);
+        let total_lines = raw.lines().count();
+        let lines: Vec<&str> = raw.lines().skip(offset - 1).take(limit).collect();
+        Ok(json!({
+            "url": url,
+            "content_type": fetched.content_type,
+            "offset": offset,
+            "lines": lines.len(),
+            "total_lines": total_lines,
+            "text": lines.join("\n"),
+            // More lines follow, or the body was cut at the outbound size limit.
+            "truncated": fetched.truncated || offset - 1 + lines.len() < total_lines,
         }))
     })
 }
@@ -661,12 +785,19 @@ fn weather<'a>(input: &'a Value, ctx: &'a SkillContext) -> BoxFuture<'a, Result<
             })
             .collect();
         let name = place["name"].as_str().unwrap_or(city).to_string();
+        // A sentence, as S0 shows its result ("北京今天晴,温度 20-28°C"): whole degrees
+        // without a decimal point.
+        let degrees = |v: &Value| match v.as_f64() {
+            Some(t) if t.fract() == 0.0 => format!("{t:.0}"),
+            Some(t) => format!("{t:.1}"),
+            None => "?".into(),
+        };
         let summary = match days.first() {
             Some(d) => format!(
-                "{name}: {}, {}–{} °C",
+                "{name} today: {}, {}–{} °C",
                 d["conditions"].as_str().unwrap_or("unknown"),
-                d["min_c"],
-                d["max_c"]
+                degrees(&d["min_c"]),
+                degrees(&d["max_c"])
             ),
             None => format!("{name}: no forecast available"),
         };
@@ -742,6 +873,14 @@ impl Resolved {
         match self {
             Resolved::Builtin(s) => s.version,
             Resolved::Http(h) => &h.version,
+        }
+    }
+
+    /// Whether `version` can be installed: an HTTP skill has only the version it registered.
+    pub fn offers_version(&self, version: &str) -> bool {
+        match self {
+            Resolved::Builtin(s) => s.offers_version(version),
+            Resolved::Http(h) => h.version == version,
         }
     }
 
@@ -1316,7 +1455,7 @@ impl Parser {
             ("min", [_, ..]) => args.iter().copied().fold(f64::INFINITY, f64::min),
             ("max", [_, ..]) => args.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             ("min" | "max", []) => {
-                return Err(self.error_at(start, format!("`{name}` takes at least one argument")))
+                return Err(self.error_at(start, format!("`{name}` takes at least one argument")));
             }
             (_, [x]) => {
                 let x = *x;
@@ -1337,7 +1476,7 @@ impl Parser {
                 return Err(self.error_at(
                     start,
                     format!("`{name}` takes one argument, not {}", args.len()),
-                ))
+                ));
             }
         };
         finite(v, || {
@@ -1474,6 +1613,7 @@ mod tests {
                 "calculator",
                 "current_time",
                 "web_fetch",
+                "file_read",
                 "weather",
                 "memory_search",
                 "memory_add",
@@ -1482,7 +1622,8 @@ mod tests {
         );
         assert_eq!(
             builtin_names(),
-            "calculator, current_time, web_fetch, weather, memory_search, memory_add, spawn_agent"
+            "calculator, current_time, web_fetch, file_read, weather, memory_search, memory_add, \
+             spawn_agent"
         );
         // What the store installs for every new tenant is these skills at their versions.
         let defaults: Vec<(&str, &str)> = DEFAULT_SKILLS
@@ -1490,12 +1631,18 @@ mod tests {
             .map(|n| (*n, builtin(n).unwrap().version))
             .collect();
         assert_eq!(defaults, openclaw_store::DEFAULT_SKILLS);
-        assert!(DEFAULT_SKILLS
-            .iter()
-            .all(|n| builtin(n).unwrap().needs_tenant()));
+        // The whole catalogue, so every seed's example finds its skill on a fresh tenant.
+        let mut sorted_defaults = DEFAULT_SKILLS.to_vec();
+        sorted_defaults.sort();
+        let mut sorted_names = names.clone();
+        sorted_names.sort();
+        assert_eq!(sorted_defaults, sorted_names);
         assert!(builtin("shell").is_none());
+        // S2 installs weather 1.2.0; S0 lists 1.0.0: both install.
+        let weather = builtin("weather").unwrap();
+        assert!(weather.offers_version("1.2.0") && weather.offers_version("1.0.0"));
+        assert!(!weather.offers_version("9.9.9"));
         for s in builtins() {
-            assert_eq!(s.version, "1.0.0");
             assert!(!s.description.is_empty());
             // Only the skills that fetch from the network may reach it; none touch files or a
             // shell.

@@ -687,6 +687,8 @@ async fn the_registry_routes_to_the_configured_upstream_and_lists_its_models() {
             "openai/mock-1",
             "openai/gpt-4o",
             "openai/gpt-4o-mini",
+            "openai/o3-mini",
+            "openai/gpt-5",
             "openai/claude-sonnet-4-5",
         ]
     );

@@ -6,10 +6,17 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::reply::Answer;
+use crate::script::THINKING_SIGNATURE;
 use crate::sse::{write_json, Frames};
 
 pub(crate) fn message(id: &str, model: &str, answer: &Answer) -> Vec<u8> {
-    let mut content = Vec::with_capacity(answer.tool_calls.len() + 1);
+    let mut content = Vec::with_capacity(answer.tool_calls.len() + 2);
+    if let Some(thinking) = &answer.thinking {
+        content.push(Block::Thinking {
+            thinking,
+            signature: THINKING_SIGNATURE,
+        });
+    }
     if let Some(text) = &answer.text {
         content.push(Block::Text { text });
     }
@@ -61,6 +68,23 @@ pub(crate) fn stream(id: &str, model: &str, answer: &Answer) -> Frames {
     });
 
     let mut index = 0;
+    if let Some(thinking) = &answer.thinking {
+        block_start(&mut frames, index, |buf| {
+            buf.extend_from_slice(br#"{"type":"thinking","thinking":"","signature":""}"#);
+        });
+        block_delta(&mut frames, index, |buf| {
+            buf.extend_from_slice(br#"{"type":"thinking_delta","thinking":"#);
+            write_json(buf, thinking);
+            buf.push(b'}');
+        });
+        block_delta(&mut frames, index, |buf| {
+            buf.extend_from_slice(br#"{"type":"signature_delta","signature":"#);
+            write_json(buf, &THINKING_SIGNATURE);
+            buf.push(b'}');
+        });
+        block_stop(&mut frames, index);
+        index += 1;
+    }
     if let Some(text) = &answer.text {
         block_start(&mut frames, index, |buf| {
             buf.extend_from_slice(br#"{"type":"text","text":""}"#);
@@ -196,6 +220,10 @@ struct MessageView<'a> {
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Block<'a> {
+    Thinking {
+        thinking: &'a str,
+        signature: &'a str,
+    },
     Text {
         text: &'a str,
     },

@@ -31,7 +31,7 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use script::{Options, RecordedRequest, Script, ToolCall, Usage};
+pub use script::{Options, RecordedRequest, Script, ToolCall, Usage, THINKING_SIGNATURE};
 use server::Shared;
 
 /// A running mock provider, served in-process on the caller's tokio runtime.

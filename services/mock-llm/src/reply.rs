@@ -9,6 +9,8 @@ pub(crate) struct Answer {
     /// `None` only when the reply is tool calls alone.
     pub text: Option<String>,
     pub tool_calls: Vec<ToolCall>,
+    /// A `thinking` block's text (Anthropic format only).
+    pub thinking: Option<String>,
     pub usage: Usage,
     pub chunks: Option<usize>,
     pub disconnect_after_chunks: Option<usize>,
@@ -35,6 +37,7 @@ impl Answer {
         let mut answer = Self {
             text,
             tool_calls: script.tool_calls,
+            thinking: script.thinking,
             usage,
             chunks: script.chunks.or(options.chunks),
             disconnect_after_chunks: script.disconnect_after_chunks,

@@ -20,6 +20,10 @@ pub struct Script {
     /// If non-empty, the reply asks for these tool calls (finish reason `tool_calls` /
     /// stop reason `tool_use`), after `text` if both are set.
     pub tool_calls: Vec<ToolCall>,
+    /// Anthropic format only: the reply starts with a `thinking` block of this text, signed
+    /// with [`THINKING_SIGNATURE`] (streamed as a `thinking_delta` and a `signature_delta`), as
+    /// a model with extended thinking answers. The OpenAI format ignores it.
+    pub thinking: Option<String>,
     /// Overrides the word-count stand-in for token usage.
     pub usage: Option<Usage>,
     /// Answer with this HTTP status and a provider-shaped error body instead of a reply.
@@ -49,6 +53,9 @@ pub struct Script {
     /// instead of a reply: an upstream that sends what a client does not expect.
     pub raw_body: Option<String>,
 }
+
+/// The signature of every scripted `thinking` block, which a client must send back verbatim.
+pub const THINKING_SIGNATURE: &str = "bW9jay1zaWduYXR1cmU=";
 
 /// A tool call the reply asks for.
 #[derive(Clone, Debug, Serialize, Deserialize)]

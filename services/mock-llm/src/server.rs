@@ -31,6 +31,8 @@ const MODELS: &str = concat!(
     r#"{"id":"mock-1","object":"model","created":1700000000,"owned_by":"openclaw"},"#,
     r#"{"id":"gpt-4o","object":"model","created":1700000000,"owned_by":"openclaw"},"#,
     r#"{"id":"gpt-4o-mini","object":"model","created":1700000000,"owned_by":"openclaw"},"#,
+    r#"{"id":"o3-mini","object":"model","created":1700000000,"owned_by":"openclaw"},"#,
+    r#"{"id":"gpt-5","object":"model","created":1700000000,"owned_by":"openclaw"},"#,
     r#"{"id":"claude-sonnet-4-5","object":"model","created":1700000000,"owned_by":"openclaw"}"#,
     "]}"
 );

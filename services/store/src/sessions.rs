@@ -89,8 +89,14 @@ pub enum SessionRefusal {
     Expired,
 }
 
-const COLUMNS: &str = "id, key, label, agent_id, model, channel, context, summary, message_count, \
-                       created_at, updated_at, last_message_at, expires_at";
+/// A session's columns. Until a summary is set, the conversation is summed up by what it was
+/// started with: its first user message, cut at 100 characters (one index probe on
+/// `(tenant_id, session_id, seq)`).
+const COLUMNS: &str = "id, key, label, agent_id, model, channel, context, \
+     coalesce(summary, (SELECT left(m.content, 100) FROM messages m \
+        WHERE m.tenant_id = sessions.tenant_id AND m.session_id = sessions.id \
+          AND m.role = 'user' ORDER BY m.seq LIMIT 1)) AS summary, \
+     message_count, created_at, updated_at, last_message_at, expires_at";
 const LIVE: &str = "(expires_at IS NULL OR expires_at > now())";
 
 pub fn generate_key() -> String {

@@ -43,9 +43,15 @@ struct Upserted {
 const COLUMNS: &str = "name, version, enabled, installed_at, updated_at, last_used, invocations";
 
 /// The built-ins every tenant starts with installed, at their catalogue versions (the engine's
-/// catalogue test keeps this list equal to its own): memory and sub-agents, which runs offered
-/// before skills could be installed. A tenant may uninstall or disable them like any other.
-pub const DEFAULT_SKILLS: [(&str, &str); 3] = [
+/// catalogue test keeps this list equal to its own): the whole harmless catalogue, so the
+/// seeds' skill examples run on a fresh tenant. A tenant may uninstall or disable them like any
+/// other. Tenants created before a skill joined this list keep what they had.
+pub const DEFAULT_SKILLS: [(&str, &str); 8] = [
+    ("calculator", "1.0.0"),
+    ("current_time", "1.0.0"),
+    ("web_fetch", "1.0.0"),
+    ("file_read", "1.0.0"),
+    ("weather", "1.2.0"),
     ("memory_search", "1.0.0"),
     ("memory_add", "1.0.0"),
     ("spawn_agent", "1.0.0"),

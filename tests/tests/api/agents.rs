@@ -89,11 +89,14 @@ async fn the_s3_agent_is_spawned_and_waited_for() {
     assert_eq!(done["children"], json!([]));
     assert!(done["run_id"].as_str().unwrap().starts_with("run_"));
     assert!(done["completed_at"].as_str().unwrap().ends_with('Z'));
-    // The model got the task.
+    // The model got the task, and only the skills S3 named as tools.
     let sent = mock.requests();
     assert!(sent[0].body["messages"]
         .to_string()
         .contains("分析这份文档"));
+    let mut offered = crate::skills::offered(&sent[0]);
+    offered.sort();
+    assert_eq!(offered, ["file_read", "web_fetch"], "{}", sent[0].body);
 
     // An ended agent answers a long-poll at once.
     let started = Instant::now();
@@ -462,6 +465,48 @@ async fn spawn_fields_are_validated() {
     .await;
     assert_eq!(ok["timeout"], 3600);
     assert_eq!(ok["task"].as_str().unwrap().len(), 100_000);
+}
+
+#[tokio::test]
+async fn spawn_skills_must_be_installed_skills_of_the_tenant() {
+    let mock = MockLlm::start().await;
+    let app = app_without_worker(&mock).await;
+    let t = app.create_tenant(Tier::Enterprise).await;
+    let other = app.create_tenant(Tier::Enterprise).await;
+    // Another tenant's HTTP skill is no skill of this one.
+    let greeter = json!({"name": "greeter", "version": "1.0.0", "description": "Greets", "endpoint":
+        "https://skills.example.com/greet", "input_schema": {"type": "object"}});
+    let resp = app.post_json("/v1/skills", &other.key, &greeter).await;
+    assert_eq!(resp.status(), 201);
+    let resp = app
+        .post("/v1/skills/weather/disable")
+        .bearer_auth(&t.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cases = [
+        (
+            json!(["web_fetch", "file_write"]),
+            "skills[1]",
+            "no skill `file_write`",
+        ),
+        (json!(["greeter"]), "skills[0]", "no skill `greeter`"),
+        (
+            json!(["calculator", "weather"]),
+            "skills[1]",
+            "not installed and enabled",
+        ),
+    ];
+    for (skills, param, says) in cases {
+        let body = json!({"task": "t", "skills": skills});
+        let err = expect_error(spawn(&app, &t, body).await, 400, "invalid_request").await;
+        assert_eq!(err["error"]["param"], param, "{skills}: {err}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{skills}: {message}");
+    }
+    // The other tenant may name its own.
+    spawn_ok(&app, &other, json!({"task": "t", "skills": ["greeter"]})).await;
 }
 
 #[tokio::test]

@@ -23,5 +23,7 @@ mod sessions;
 mod skills;
 mod tasks;
 mod tenant_skills;
+mod thinking;
 mod tools;
+mod views;
 mod ws;

@@ -27,13 +27,34 @@ const TOP_K: usize = 5;
 /// (other "config", "user", "配置", "用户" memories) so a hit means the search told them apart.
 const CURATED: &[(&str, &str)] = &[
     // English: the user's preferences and personal facts.
-    ("reply_style", "User prefers short bullet-point answers over long paragraphs."),
-    ("meeting_time", "User prefers meetings after 10am; mornings are blocked for deep work."),
-    ("food", "User loves spicy Sichuan food but is allergic to peanuts."),
-    ("coffee", "User's usual coffee order is an oat milk flat white with no sugar."),
-    ("offsite_food", "Food budget for the Lisbon offsite is €60 per person per day."),
-    ("timezone", "User's time zone is Europe/Berlin (CET); they fly to New York every quarter."),
-    ("birthday", "User's birthday is 14 March; his wife Clara's birthday is 2 July."),
+    (
+        "reply_style",
+        "User prefers short bullet-point answers over long paragraphs.",
+    ),
+    (
+        "meeting_time",
+        "User prefers meetings after 10am; mornings are blocked for deep work.",
+    ),
+    (
+        "food",
+        "User loves spicy Sichuan food but is allergic to peanuts.",
+    ),
+    (
+        "coffee",
+        "User's usual coffee order is an oat milk flat white with no sugar.",
+    ),
+    (
+        "offsite_food",
+        "Food budget for the Lisbon offsite is €60 per person per day.",
+    ),
+    (
+        "timezone",
+        "User's time zone is Europe/Berlin (CET); they fly to New York every quarter.",
+    ),
+    (
+        "birthday",
+        "User's birthday is 14 March; his wife Clara's birthday is 2 July.",
+    ),
     (
         "priya_birthday",
         "Priya's birthday is 2 November; the team usually orders a cake from Konditorei Holst.",
@@ -46,17 +67,35 @@ const CURATED: &[(&str, &str)] = &[
         "hotel",
         "User prefers hotels within walking distance of the client's office; budget cap €180 per night.",
     ),
-    ("gym", "User goes to the gym on Monday, Wednesday and Friday at 7am, so no calls before 9."),
-    ("language", "User writes to German customers in German and to everyone else in English."),
-    ("signoff", "User signs emails with 'Best, Jan' and never uses emojis in external mail."),
+    (
+        "gym",
+        "User goes to the gym on Monday, Wednesday and Friday at 7am, so no calls before 9.",
+    ),
+    (
+        "language",
+        "User writes to German customers in German and to everyone else in English.",
+    ),
+    (
+        "signoff",
+        "User signs emails with 'Best, Jan' and never uses emojis in external mail.",
+    ),
     // English: the company.
     (
         "company",
         "User is Head of Operations at Northwind Logistics, a 120-person freight company based in Hamburg.",
     ),
-    ("competitors", "Northwind's main competitors are Baltic Freight Group and CargoLine."),
-    ("fiscal_year", "Northwind's fiscal year starts on 1 April and ends on 31 March."),
-    ("revenue", "Northwind's revenue last fiscal year was €48M, up 12% on the year before."),
+    (
+        "competitors",
+        "Northwind's main competitors are Baltic Freight Group and CargoLine.",
+    ),
+    (
+        "fiscal_year",
+        "Northwind's fiscal year starts on 1 April and ends on 31 March.",
+    ),
+    (
+        "revenue",
+        "Northwind's revenue last fiscal year was €48M, up 12% on the year before.",
+    ),
     (
         "ceo",
         "Northwind's CEO is Katrin Vogel; she wants a one-page summary before every board meeting.",
@@ -70,8 +109,14 @@ const CURATED: &[(&str, &str)] = &[
         "atlas",
         "Project Atlas: moving the warehouse management system to AWS. Deadline is end of Q3; owner Marcus Lee.",
     ),
-    ("atlas_budget", "Project Atlas budget is €350k, of which €120k was spent by June."),
-    ("atlas_vendor", "AWS migration partner for Atlas is CloudBridge; account manager Ellie Turner."),
+    (
+        "atlas_budget",
+        "Project Atlas budget is €350k, of which €120k was spent by June.",
+    ),
+    (
+        "atlas_vendor",
+        "AWS migration partner for Atlas is CloudBridge; account manager Ellie Turner.",
+    ),
     (
         "atlas_retro",
         "Atlas retro: the data export took twice as long as planned; next time test with the full data volume.",
@@ -89,7 +134,10 @@ const CURATED: &[(&str, &str)] = &[
         "vpn",
         "The VPN config file for the Hamburg office is ~/Documents/vpn/hamburg.ovpn; import it into Tunnelblick.",
     ),
-    ("vscode", "User's VS Code config (settings.json) is synced with the Settings Sync extension."),
+    (
+        "vscode",
+        "User's VS Code config (settings.json) is synced with the Settings Sync extension.",
+    ),
     (
         "config_approval",
         "Production config changes need approval from Priya Nair before deploying.",
@@ -98,9 +146,18 @@ const CURATED: &[(&str, &str)] = &[
         "wifi",
         "Office Wi-Fi network is Northwind-Staff; the password rotates on the first Monday of each month.",
     ),
-    ("api_key", "The OpenClaw staging API key is stored in 1Password under 'OpenClaw staging'."),
-    ("openclaw_usage", "Northwind uses OpenClaw Cloud to summarise daily shipment exceptions."),
-    ("password_manager", "Company password manager is 1Password; shared vaults are per department."),
+    (
+        "api_key",
+        "The OpenClaw staging API key is stored in 1Password under 'OpenClaw staging'.",
+    ),
+    (
+        "openclaw_usage",
+        "Northwind uses OpenClaw Cloud to summarise daily shipment exceptions.",
+    ),
+    (
+        "password_manager",
+        "Company password manager is 1Password; shared vaults are per department.",
+    ),
     (
         "db",
         "Production database: Postgres on db-prod-2.internal, port 5433; read replicas db-ro-1 and db-ro-2.",
@@ -113,26 +170,56 @@ const CURATED: &[(&str, &str)] = &[
         "printer",
         "The office printer on floor 2 needs the driver from the IT wiki; its IP address is 10.1.2.40.",
     ),
-    ("laptop", "User's laptop is a ThinkPad X1 Carbon; IT replaces it in 2026."),
+    (
+        "laptop",
+        "User's laptop is a ThinkPad X1 Carbon; IT replaces it in 2026.",
+    ),
     // English: contacts.
-    ("accountant", "Accountant: Helen Brooks, phone +49 40 5550 1234, email helen@brooks-tax.de."),
-    ("lawyer", "Contract lawyer is Daniel Ortiz at Ortiz & Webb; he prefers email over phone calls."),
-    ("it_hotline", "IT support hotline is +49 40 5550 9000 (24/7); tickets go to help.northwind.de."),
+    (
+        "accountant",
+        "Accountant: Helen Brooks, phone +49 40 5550 1234, email helen@brooks-tax.de.",
+    ),
+    (
+        "lawyer",
+        "Contract lawyer is Daniel Ortiz at Ortiz & Webb; he prefers email over phone calls.",
+    ),
+    (
+        "it_hotline",
+        "IT support hotline is +49 40 5550 9000 (24/7); tickets go to help.northwind.de.",
+    ),
     (
         "supplier",
         "Main packaging supplier is Kartonwerk GmbH; contact Jonas Keller, jonas.keller@kartonwerk.de.",
     ),
-    ("insurer", "Fleet insurance is with Allianz; policy number FL-22-889104, renewal in January."),
-    ("assistant", "User's assistant is Mia Schulz; she manages his calendar and travel bookings."),
+    (
+        "insurer",
+        "Fleet insurance is with Allianz; policy number FL-22-889104, renewal in January.",
+    ),
+    (
+        "assistant",
+        "User's assistant is Mia Schulz; she manages his calendar and travel bookings.",
+    ),
     // English: schedules.
-    ("standup", "Weekly ops standup is every Tuesday at 9:30 in room Elbe."),
+    (
+        "standup",
+        "Weekly ops standup is every Tuesday at 9:30 in room Elbe.",
+    ),
     (
         "board_slides",
         "Board meetings are on the last Thursday of each quarter; slides are due one week before.",
     ),
-    ("payroll", "Payroll runs on the 25th of each month; overtime sheets must be in by the 20th."),
-    ("dentist", "Dentist appointment with Dr. Meyer on 12 August at 4pm."),
-    ("one_on_one", "One-on-one with Marcus every other Friday at 2pm."),
+    (
+        "payroll",
+        "Payroll runs on the 25th of each month; overtime sheets must be in by the 20th.",
+    ),
+    (
+        "dentist",
+        "Dentist appointment with Dr. Meyer on 12 August at 4pm.",
+    ),
+    (
+        "one_on_one",
+        "One-on-one with Marcus every other Friday at 2pm.",
+    ),
     // English: product facts.
     (
         "pricing",
@@ -146,8 +233,14 @@ const CURATED: &[(&str, &str)] = &[
         "support_hours",
         "Customer support hours are 8am–6pm CET on weekdays; critical incidents are handled 24/7.",
     ),
-    ("refund", "Refund policy: customers can cancel within 30 days of purchase for a full refund."),
-    ("integrations", "Northwind Track integrates with SAP, Shopify and DHL's API."),
+    (
+        "refund",
+        "Refund policy: customers can cancel within 30 days of purchase for a full refund.",
+    ),
+    (
+        "integrations",
+        "Northwind Track integrates with SAP, Shopify and DHL's API.",
+    ),
     // English: meeting notes.
     (
         "acme",
@@ -157,62 +250,164 @@ const CURATED: &[(&str, &str)] = &[
         "acme_followup",
         "Send Acme Retail the security questionnaire before their procurement review.",
     ),
-    ("qbr", "Quarterly business review with DHL: on-time delivery was 96.1%, target is 97%."),
+    (
+        "qbr",
+        "Quarterly business review with DHL: on-time delivery was 96.1%, target is 97%.",
+    ),
     // Chinese: configuration, with other memories that mention 配置 or contain 配.
     ("oc_config", "OpenClaw 配置文件位于 ~/.openclaw/config.yaml"),
-    ("nginx", "生产环境的 Nginx 配置由运维组的老周负责修改，改之前要在群里说一声。"),
-    ("laptop_zh", "用户的电脑是 MacBook Pro M3，32GB 内存，由公司统一配发。"),
-    ("onboarding", "新员工开发环境的搭建步骤写在 Confluence 的 IT 空间里。"),
-    ("budget_alloc", "第三季度市场预算分配：线上投放占 60%，线下活动占 40%。"),
+    (
+        "nginx",
+        "生产环境的 Nginx 配置由运维组的老周负责修改，改之前要在群里说一声。",
+    ),
+    (
+        "laptop_zh",
+        "用户的电脑是 MacBook Pro M3，32GB 内存，由公司统一配发。",
+    ),
+    (
+        "onboarding",
+        "新员工开发环境的搭建步骤写在 Confluence 的 IT 空间里。",
+    ),
+    (
+        "budget_alloc",
+        "第三季度市场预算分配：线上投放占 60%，线下活动占 40%。",
+    ),
     // Chinese: the user, with many other 用户 memories.
     ("reply_style_zh", "用户偏好简洁的回复风格"),
-    ("city", "用户在上海工作，时区是 UTC+8，每个月去一次深圳出差。"),
+    (
+        "city",
+        "用户在上海工作，时区是 UTC+8，每个月去一次深圳出差。",
+    ),
     ("coffee_zh", "用户喜欢喝美式咖啡，不加糖也不加奶。"),
-    ("meeting_zh", "用户不喜欢周五下午开会，会议尽量安排在周二或周三上午。"),
+    (
+        "meeting_zh",
+        "用户不喜欢周五下午开会，会议尽量安排在周二或周三上午。",
+    ),
     ("birthday_zh", "用户的生日是 6 月 18 日，喜欢收到手写贺卡。"),
     ("food_zh", "用户不吃香菜，喜欢吃川菜和粤式早茶。"),
     ("car", "用户开一辆白色特斯拉 Model 3，车牌沪A·D8888。"),
-    ("daughter", "用户的女儿在读小学三年级，每周三下午要去接她放学。"),
-    ("user_research", "用户调研结论：大部分用户觉得导出报表的功能不好找。"),
-    ("paying_users", "目前产品的付费用户有 1200 家，其中 30% 在华南地区。"),
+    (
+        "daughter",
+        "用户的女儿在读小学三年级，每周三下午要去接她放学。",
+    ),
+    (
+        "user_research",
+        "用户调研结论：大部分用户觉得导出报表的功能不好找。",
+    ),
+    (
+        "paying_users",
+        "目前产品的付费用户有 1200 家，其中 30% 在华南地区。",
+    ),
     // Chinese: clients and contacts.
-    ("client_phone", "客户王总（华东贸易）的联系电话是 138-1234-5678。"),
+    (
+        "client_phone",
+        "客户王总（华东贸易）的联系电话是 138-1234-5678。",
+    ),
     ("client_pref", "王总喜欢电话沟通，不太看微信语音消息。"),
-    ("frontdesk", "公司前台电话是 021-5555-0100，工作日 9 点到 18 点有人接听。"),
-    ("supplier_zh", "包装供应商李经理的联系方式：微信 li_pack88。"),
-    ("finance_contact", "财务部的对接人是孙丽，报销和发票问题都可以找她。"),
-    ("chat_tools", "团队内部沟通用飞书，对外和客户沟通用企业微信。"),
-    ("mooncakes", "中秋节给客户送月饼，名单在共享盘的“客户关怀”文件夹里。"),
+    (
+        "frontdesk",
+        "公司前台电话是 021-5555-0100，工作日 9 点到 18 点有人接听。",
+    ),
+    (
+        "supplier_zh",
+        "包装供应商李经理的联系方式：微信 li_pack88。",
+    ),
+    (
+        "finance_contact",
+        "财务部的对接人是孙丽，报销和发票问题都可以找她。",
+    ),
+    (
+        "chat_tools",
+        "团队内部沟通用飞书，对外和客户沟通用企业微信。",
+    ),
+    (
+        "mooncakes",
+        "中秋节给客户送月饼，名单在共享盘的“客户关怀”文件夹里。",
+    ),
     ("okr", "今年部门 OKR 的重点是把客户流失率降到 5% 以下。"),
     ("weekly_report", "周报每周五下午 5 点前发给王总和刘洋。"),
     // Chinese: projects and meeting notes.
-    ("xinghuo", "“星火”项目：重构订单系统，负责人刘洋，计划 11 月底上线。"),
-    ("xinghuo_risk", "星火项目的主要风险是老系统的数据迁移，需要提前做两轮演练。"),
-    ("qingyun", "“青云”项目已经暂停，要等明年预算批下来再重新启动。"),
+    (
+        "xinghuo",
+        "“星火”项目：重构订单系统，负责人刘洋，计划 11 月底上线。",
+    ),
+    (
+        "xinghuo_risk",
+        "星火项目的主要风险是老系统的数据迁移，需要提前做两轮演练。",
+    ),
+    (
+        "qingyun",
+        "“青云”项目已经暂停，要等明年预算批下来再重新启动。",
+    ),
     (
         "huadong_notes",
         "6 月 5 日与华东贸易的会议纪要：对方希望下个月开始试用，我们需要在 6 月 20 日前发出报价。",
     ),
-    ("huadong_contract", "华东贸易的合同每年 12 月续签，付款周期是 60 天。"),
+    (
+        "huadong_contract",
+        "华东贸易的合同每年 12 月续签，付款周期是 60 天。",
+    ),
     // Chinese: policies, IT and product facts.
-    ("reimburse", "差旅报销要在出差结束后 30 天内提交，超过 5000 元需要部门总监审批。"),
-    ("leave", "年假需要提前两周在 OA 系统里申请，由直属经理审批。"),
-    ("wifi_zh", "办公室 WiFi 名称是 SH-Office，密码每季度更换一次，可以找行政小陈要。"),
-    ("test_server", "测试服务器地址是 10.0.3.15，用户名 deploy，用 SSH 密钥登录。"),
-    ("prod_server", "生产服务器只能通过跳板机 jump.sh-corp.cn 访问，不能直接登录。"),
-    ("price_zh", "产品价格：基础版每年 9800 元，专业版每年 29800 元，都包含一年技术支持。"),
-    ("invoice", "开发票需要提供公司全称、税号和开户行，财务每周四统一开票。"),
-    ("hotel_zh", "去北京出差一般住国贸附近的酒店，预算每晚 800 元以内。"),
-    ("annual_party", "公司年会定在 1 月 18 日，地点在浦东香格里拉。"),
+    (
+        "reimburse",
+        "差旅报销要在出差结束后 30 天内提交，超过 5000 元需要部门总监审批。",
+    ),
+    (
+        "leave",
+        "年假需要提前两周在 OA 系统里申请，由直属经理审批。",
+    ),
+    (
+        "wifi_zh",
+        "办公室 WiFi 名称是 SH-Office，密码每季度更换一次，可以找行政小陈要。",
+    ),
+    (
+        "test_server",
+        "测试服务器地址是 10.0.3.15，用户名 deploy，用 SSH 密钥登录。",
+    ),
+    (
+        "prod_server",
+        "生产服务器只能通过跳板机 jump.sh-corp.cn 访问，不能直接登录。",
+    ),
+    (
+        "price_zh",
+        "产品价格：基础版每年 9800 元，专业版每年 29800 元，都包含一年技术支持。",
+    ),
+    (
+        "invoice",
+        "开发票需要提供公司全称、税号和开户行，财务每周四统一开票。",
+    ),
+    (
+        "hotel_zh",
+        "去北京出差一般住国贸附近的酒店，预算每晚 800 元以内。",
+    ),
+    (
+        "annual_party",
+        "公司年会定在 1 月 18 日，地点在浦东香格里拉。",
+    ),
     // Japanese.
-    ("ja_tokyo_meeting", "毎週月曜日の10時に東京チームとの定例会議があります。"),
-    ("ja_osaka_phone", "大阪支社の担当者は田中さんで、電話番号は06-1234-5678です。"),
+    (
+        "ja_tokyo_meeting",
+        "毎週月曜日の10時に東京チームとの定例会議があります。",
+    ),
+    (
+        "ja_osaka_phone",
+        "大阪支社の担当者は田中さんで、電話番号は06-1234-5678です。",
+    ),
     ("ja_keigo", "日本の取引先へのメールは必ず敬語で書くこと。"),
-    ("ja_tokyo_office", "東京オフィスの住所は渋谷区神南1-2-3です。"),
+    (
+        "ja_tokyo_office",
+        "東京オフィスの住所は渋谷区神南1-2-3です。",
+    ),
     ("ja_tanaka_birthday", "田中さんの誕生日は5月3日です。"),
-    ("ja_expo", "来年の物流展示会は東京ビッグサイトで9月に開催されます。"),
+    (
+        "ja_expo",
+        "来年の物流展示会は東京ビッグサイトで9月に開催されます。",
+    ),
     // Korean.
-    ("ko_seoul_office", "서울 사무소 주소는 강남구 테헤란로 123입니다."),
+    (
+        "ko_seoul_office",
+        "서울 사무소 주소는 강남구 테헤란로 123입니다.",
+    ),
     (
         "ko_partner",
         "한국 파트너사 담당자는 김민준 부장이고, 이메일은 minjun.kim@hanbit.kr 입니다.",

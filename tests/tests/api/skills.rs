@@ -245,8 +245,17 @@ async fn skills_need_the_skills_scope() {
     expect_error(resp, 403, "forbidden").await;
 }
 
-/// What every tenant starts with installed: the memory skills and `spawn_agent`.
-const DEFAULTS: [&str; 3] = ["memory_search", "memory_add", "spawn_agent"];
+/// What every tenant starts with installed: the whole (harmless) catalogue.
+const DEFAULTS: [&str; 8] = [
+    "calculator",
+    "current_time",
+    "web_fetch",
+    "file_read",
+    "weather",
+    "memory_search",
+    "memory_add",
+    "spawn_agent",
+];
 
 /// The names of the tenant's installed skills, sorted.
 async fn installed(app: &openclaw_tests::TestApp, key: &str) -> Vec<String> {
@@ -267,6 +276,14 @@ fn defaults_and(more: &[&str]) -> Vec<String> {
     let mut names: Vec<String> = DEFAULTS.iter().chain(more).map(|s| s.to_string()).collect();
     names.sort();
     names
+}
+
+/// [`DEFAULTS`] without `less`, sorted.
+fn defaults_but(less: &str) -> Vec<String> {
+    defaults_and(&[])
+        .into_iter()
+        .filter(|n| n != less)
+        .collect()
 }
 
 async fn install(app: &openclaw_tests::TestApp, key: &str, body: Value) -> reqwest::Response {
@@ -295,6 +312,15 @@ async fn skills_install_list_disable_and_uninstall_per_tenant() {
         assert_eq!(skill["invocations"], 0, "{skill}");
     }
 
+    // Uninstalled, it installs again as new.
+    let resp = app
+        .delete("/v1/skills/calculator")
+        .bearer_auth(&t.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(installed(&app, &t.key).await, defaults_but("calculator"));
     let resp = install(
         &app,
         &t.key,
@@ -315,7 +341,7 @@ async fn skills_install_list_disable_and_uninstall_per_tenant() {
     assert_eq!(resp.status(), 200);
     // Under /api/v1 a superset: S0's envelope and S2's `skills` + `total` beside it.
     let list = app.get_json("/api/v1/skills", &t.key).await;
-    assert_eq!(list["total"], 4, "S2's fields under /api/v1: {list}");
+    assert_eq!(list["total"], 8, "S2's fields under /api/v1: {list}");
     assert_eq!(list["success"], true, "{list}");
     assert_eq!(list["data"]["skills"], list["skills"]);
     let calculator = list["data"]["skills"]
@@ -333,14 +359,29 @@ async fn skills_install_list_disable_and_uninstall_per_tenant() {
         "{plain}"
     );
     assert_eq!(plain["skills"], list["skills"]);
-    assert_eq!(installed(&app, &t.key).await, defaults_and(&["calculator"]));
+    assert_eq!(installed(&app, &t.key).await, defaults_and(&[]));
 
-    // S2's own example names a skill and version the catalogue lacks: 404 with what exists.
-    let resp = install(&app, &t.key, json!({"name": "weather", "version": "1.2.0"})).await;
+    // S2's own example installs weather 1.2.0, the current version; 1.0.0 (S0's) installs too.
+    for version in ["1.0.0", "1.2.0"] {
+        let resp = install(&app, &t.key, json!({"name": "weather", "version": version})).await;
+        assert_eq!(resp.status(), 200, "{version}");
+        let skill: Value = resp.json().await.unwrap();
+        assert_eq!(skill["version"], version);
+    }
+    // A version the catalogue lacks: 404 with what exists.
+    let resp = install(&app, &t.key, json!({"name": "weather", "version": "3.0.0"})).await;
     let err = expect_error(resp, 404, "not_found").await;
-    assert!(err["error"]["details"]["available"]
-        .to_string()
-        .contains("calculator"));
+    let weather = err["error"]["details"]["available"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "weather")
+        .cloned();
+    assert_eq!(
+        weather,
+        Some(json!({"name": "weather", "versions": ["1.2.0", "1.0.0"]})),
+        "{err}"
+    );
     let resp = install(
         &app,
         &t.key,
@@ -352,17 +393,22 @@ async fn skills_install_list_disable_and_uninstall_per_tenant() {
     let err = expect_error(resp, 400, "invalid_request").await;
     assert_eq!(err["error"]["param"], "name");
 
-    // Another tenant sees none of it and cannot change it.
-    assert_eq!(installed(&app, &other.key).await, defaults_and(&[]));
-    for path in [
-        "/v1/skills/calculator/disable",
-        "/v1/skills/calculator/enable",
-    ] {
-        let resp = app.post(path).bearer_auth(&other.key).send().await.unwrap();
-        expect_error(resp, 404, "not_found").await;
-    }
+    // Another tenant's installations are its own: uninstalling its calculator leaves this
+    // tenant's alone. (A tenant's HTTP skills are unknown to others: see the HTTP skill test.)
     let resp = app
         .delete("/v1/skills/calculator")
+        .bearer_auth(&other.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        installed(&app, &other.key).await,
+        defaults_but("calculator")
+    );
+    assert_eq!(installed(&app, &t.key).await, defaults_and(&[]));
+    let resp = app
+        .post("/v1/skills/calculator/disable")
         .bearer_auth(&other.key)
         .send()
         .await
@@ -389,7 +435,7 @@ async fn skills_install_list_disable_and_uninstall_per_tenant() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(installed(&app, &t.key).await, defaults_and(&[]));
+    assert_eq!(installed(&app, &t.key).await, defaults_but("calculator"));
     let resp = app
         .delete("/v1/skills/calculator")
         .bearer_auth(&t.key)
@@ -399,7 +445,8 @@ async fn skills_install_list_disable_and_uninstall_per_tenant() {
     expect_error(resp, 404, "not_found").await;
 }
 
-fn offered(req: &openclaw_mock_llm::RecordedRequest) -> Vec<String> {
+/// The names of the tools a model request offered.
+pub(crate) fn offered(req: &openclaw_mock_llm::RecordedRequest) -> Vec<String> {
     req.body["tools"]
         .as_array()
         .map(|tools| {
@@ -428,7 +475,17 @@ async fn a_run_calls_an_installed_skill_and_answers_with_its_result() {
         .await
         .unwrap()
     };
-    // Not installed: not offered.
+    // Installed on a new tenant, and offered; uninstalled, not offered.
+    ask().await;
+    assert!(offered(&mock.requests()[0]).contains(&"calculator".to_string()));
+    let resp = app
+        .delete("/v1/skills/calculator")
+        .bearer_auth(&t.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    mock.clear_requests();
     ask().await;
     assert!(!offered(&mock.requests()[0]).contains(&"calculator".to_string()));
 
@@ -706,9 +763,11 @@ async fn the_s0_weather_example_runs_against_the_configured_forecast_api() {
         .await
         .unwrap();
     assert_eq!(v["success"], true, "{v}");
-    let result = &v["data"]["result"];
-    assert_eq!(result["summary"], "北京: clear, 20.0–28.0 °C", "{v}");
-    assert_eq!(result["daily"][0]["max_c"], 28.0);
+    // `result` is a sentence, as S0 shows it; the structured forecast is beside it.
+    assert_eq!(v["data"]["result"], "北京 today: clear, 20–28 °C", "{v}");
+    let output = &v["data"]["output"];
+    assert_eq!(output["summary"], v["data"]["result"], "{v}");
+    assert_eq!(output["daily"][0]["max_c"], 28.0);
     // A place the geocoder does not know is the caller's 400.
     let resp = app
         .post_json(

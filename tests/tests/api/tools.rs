@@ -221,10 +221,20 @@ async fn an_executed_tools_result_goes_back_to_the_model_which_then_answers() {
         .iter()
         .map(|t| &t["function"]["name"])
         .collect();
-    // The run's own tools, then the memory tools every agent run offers.
+    // The run's own tools, then the tenant's installed skills (its own `weather` shadows the
+    // installed one), then the memory tools every agent run offers.
     assert_eq!(
         offered,
-        vec!["weather", "fail", "memory_search", "memory_add"]
+        vec![
+            "weather",
+            "fail",
+            "calculator",
+            "current_time",
+            "file_read",
+            "web_fetch",
+            "memory_search",
+            "memory_add"
+        ]
     );
     let second = messages(&sent[1]);
     assert_eq!(second.len(), 3, "{second:?}");

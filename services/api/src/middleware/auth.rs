@@ -120,7 +120,7 @@ pub async fn tenant(State(state): State<AppState>, mut req: Request, next: Next)
                         "Missing credentials: send `Authorization: Bearer <API key>`",
                     )),
                 },
-            )
+            );
         }
         Err(f) => return refuse(&state, ip, f),
     };

@@ -153,7 +153,7 @@ pub async fn patch(
             return Err(ApiError::invalid(
                 "limits",
                 "`limits` must be an object or null",
-            ))
+            ));
         }
     };
     let status = req
@@ -181,7 +181,7 @@ pub async fn patch(
             return Err(ApiError::invalid(
                 "default_model",
                 "`default_model` must be a string or null",
-            ))
+            ));
         }
     };
     let patch = TenantPatch {

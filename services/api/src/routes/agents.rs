@@ -9,11 +9,13 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::Event;
 use axum::response::Response;
+use axum::routing;
+use axum::Router;
 use axum::{Extension, Json};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use openclaw_domain::{AgentId, JobStatus, Scope, TenantId};
-use openclaw_engine::{RunEvent, RunEventKind};
+use openclaw_engine::{skills, RunEvent, RunEventKind};
 use openclaw_store::{JobKind, JobRecord, NewJob};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -121,6 +123,9 @@ pub async fn spawn(
             format!("skill names are 1 to {MAX_SKILL_CHARS} characters"),
         ));
     }
+    if !skills.is_empty() {
+        check_skills(&state, auth.tenant_id, &skills).await?;
+    }
     check_capacity(&state, &auth).await?;
     let job = state
         .store()
@@ -141,6 +146,37 @@ pub async fn spawn(
         .await?;
     let path = format!("/agents/{}", AgentId(job.id));
     Ok(created(dialect, &path, agent_view(&job)))
+}
+
+/// S3's `skills` limit the agent to skills the tenant has installed and enabled: a name that is
+/// no skill, or one not installed (or disabled), is a 400 naming `skills[i]`.
+async fn check_skills(state: &AppState, tenant: TenantId, names: &[String]) -> ApiResult<()> {
+    let installed = state.store().installed_skills(tenant).await?;
+    let registered = state.store().http_skills(tenant).await?;
+    for (i, name) in names.iter().enumerate() {
+        let param = format!("skills[{i}]");
+        if skills::resolve(name, &registered).is_none() {
+            let known: Vec<&str> = skills::builtins()
+                .iter()
+                .map(|s| s.name)
+                .chain(registered.iter().map(|h| h.name.as_str()))
+                .collect();
+            return Err(ApiError::invalid(
+                param,
+                format!(
+                    "there is no skill `{name}`; the skills are {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+        if !installed.iter().any(|s| &s.name == name && s.enabled) {
+            return Err(ApiError::invalid(
+                param,
+                format!("`{name}` is not installed and enabled (POST /v1/skills/install)"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `GET /v1/agents/{id}` (`?wait=N`: up to N seconds, 0–60, for it to end), with `children`.
@@ -273,4 +309,13 @@ fn ended_without_run(job: &JobRecord) -> RunEvent {
         }
     };
     RunEvent { seq: 1, kind }
+}
+
+/// S3's spawned agents.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/agents", routing::get(list))
+        .route("/agents/spawn", routing::post(spawn))
+        .route("/agents/{id}", routing::get(get).delete(cancel))
+        .route("/agents/{id}/events", routing::get(events))
 }

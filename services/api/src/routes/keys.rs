@@ -3,7 +3,9 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::Json;
+use axum::Router;
 use chrono::{DateTime, Utc};
 use openclaw_domain::{ApiKeyId, Scope, Scopes, TenantId};
 use openclaw_store::redis::ControlMessage;
@@ -156,4 +158,11 @@ pub async fn revoke_own(
 ) -> ApiResult<Json<Value>> {
     auth.require(Scope::Keys)?;
     revoke(&state, Actor::Key(auth.key_id), auth.tenant_id, &raw_id).await
+}
+
+/// The tenant's own API keys.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api-keys", post(create).get(list_own))
+        .route("/api-keys/{id}", get(get_own).delete(revoke_own))
 }

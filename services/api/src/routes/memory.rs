@@ -5,6 +5,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing;
+use axum::Router;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use openclaw_domain::memory::{MemoryKind, MemoryTier};
@@ -91,7 +93,7 @@ fn type_filter(raw: Option<&str>, filter: &mut MemoryFilter) -> ApiResult<()> {
                 return Err(ApiError::invalid(
                     "type",
                     "`type` must be one of all, wal, compacted, long-term, short-term",
-                ))
+                ));
             }
         },
     }
@@ -173,7 +175,7 @@ async fn add_memory(state: &AppState, auth: &Authenticated, body: &[u8]) -> ApiR
             return Err(ApiError::invalid(
                 "source",
                 format!("`source` must be 1 to {MAX_SOURCE_CHARS} characters"),
-            ))
+            ));
         }
     };
     let session = conversation(state, auth, req.conversation_id.as_deref()).await?;
@@ -498,4 +500,14 @@ pub async fn prune(
     }
     let deleted = store.prune_memories(auth.tenant_id, &filter, false).await?;
     Ok(Json(json!({"deleted": deleted})))
+}
+
+/// Memory. S0's add and search share paths with S2's and mark their answers for the envelope.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/memory", routing::post(add).get(list))
+        .route("/memory/search", routing::get(search_get).post(search_post))
+        .route("/memory/stats", routing::get(stats))
+        .route("/memory/prune", routing::delete(prune))
+        .route("/memory/{id}", routing::get(get).delete(delete))
 }

@@ -8,11 +8,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
 use axum::{Extension, Json};
 use chrono::Utc;
 use openclaw_domain::{RunStatus, Scope};
 use openclaw_engine::run::{parse_run_id, run_wire_id};
-use openclaw_engine::{RunEvent, RunEventKind, RunRequest};
+use openclaw_engine::{RunEvent, RunEventKind, RunRequest, Thinking};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -419,14 +421,18 @@ pub async fn agent_start(
     channel: Option<&str>,
 ) -> ApiResult<(openclaw_engine::Started, Option<bool>)> {
     let options = body.options.unwrap_or_default();
-    if let Some(t) = &options.thinking {
-        if !["off", "minimal", "low", "medium", "high"].contains(&t.as_str()) {
-            return Err(ApiError::invalid(
-                "options.thinking",
-                "`thinking` must be off, minimal, low, medium or high",
-            ));
-        }
-    }
+    let thinking = options
+        .thinking
+        .as_deref()
+        .map(|t| {
+            Thinking::from_name(t).ok_or_else(|| {
+                ApiError::invalid(
+                    "options.thinking",
+                    "`thinking` must be off, minimal, low, medium or high",
+                )
+            })
+        })
+        .transpose()?;
     let stream = body.stream.or(options.stream);
     let req = RunRequest {
         session_key: body.session_key,
@@ -434,6 +440,7 @@ pub async fn agent_start(
         model: options.model,
         agent_id: body.agent_id,
         temperature: valid_temperature(options.temperature, "options.temperature")?,
+        thinking,
         channel: channel.map(str::to_string),
         ..Default::default()
     };
@@ -537,4 +544,25 @@ pub async fn session_message(
         "role": "assistant",
         "timestamp": Utc::now(),
     })))
+}
+
+/// S0's stream, which only S0 documents (its envelope wraps it under `/api/v1`).
+pub fn s0_router() -> Router<AppState> {
+    Router::new().route("/message/stream", post(message_stream))
+}
+
+/// `/message`, shared by S0 and S2: S0's answers mark themselves for the envelope.
+pub fn marked_router() -> Router<AppState> {
+    Router::new().route("/message", post(message))
+}
+
+/// The other dialects' message routes: S2's status, S3's chat, S4's agent runs, S1's session
+/// messages.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/message/{id}/status", get(message_status))
+        .route("/chat", post(chat))
+        .route("/agent/run", post(agent_run))
+        .route("/agent/run/stream", post(agent_run_stream))
+        .route("/sessions/{id}/messages", post(session_message))
 }

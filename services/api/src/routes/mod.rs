@@ -1,4 +1,5 @@
-//! Handlers grouped by resource. Each module exposes its handlers; `crate::router` wires them.
+//! Handlers grouped by resource. Each module exposes its handlers and its `router()` (the
+//! paths it serves); `crate::router` merges them under the tenant gate and S0's envelope.
 
 pub mod admin;
 pub mod agents;

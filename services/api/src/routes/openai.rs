@@ -15,7 +15,9 @@ use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Json;
+use axum::Router;
 use chrono::Utc;
 use openclaw_domain::Scope;
 use openclaw_engine::run::quota::until_midnight;
@@ -196,14 +198,16 @@ fn content_text(at: &str, content: Option<Value>) -> ApiResult<Option<String>> {
                     Some(other) => {
                         return Err(ApiError::invalid(
                             format!("{here}.type"),
-                            format!("content parts of type `{other}` are not supported; only `text` parts are"),
-                        ))
+                            format!(
+                                "content parts of type `{other}` are not supported; only `text` parts are"
+                            ),
+                        ));
                     }
                     None => {
                         return Err(ApiError::invalid(
                             format!("{here}.type"),
                             "each content part needs a `type` (only `text` is supported)",
-                        ))
+                        ));
                     }
                 }
                 let text = part.get("text").and_then(Value::as_str).ok_or_else(|| {
@@ -253,7 +257,7 @@ fn convert_message(i: usize, m: InMessage) -> ApiResult<ChatMessage> {
             return Err(ApiError::invalid(
                 format!("{at}.role"),
                 format!("unknown role `{other}`; use system, user, assistant or tool"),
-            ))
+            ));
         }
     };
     let content = content_text(&format!("{at}.content"), m.content)?;
@@ -278,7 +282,7 @@ fn convert_message(i: usize, m: InMessage) -> ApiResult<ChatMessage> {
             return Err(ApiError::invalid(
                 format!("{at}.content"),
                 format!("a {} message needs `content`", role.as_str()),
-            ))
+            ));
         }
     };
     let mut message = ChatMessage::new(role, content);
@@ -339,7 +343,7 @@ fn convert_tools(tools: Vec<InTool>) -> ApiResult<Vec<ToolSpec>> {
                     return Err(ApiError::invalid(
                         format!("tools[{i}].function.parameters"),
                         "`parameters` must be a JSON Schema object",
-                    ))
+                    ));
                 }
             };
             Ok(ToolSpec {
@@ -448,13 +452,13 @@ fn parse(body: CompletionBody, session_header: Option<String>) -> ApiResult<Pars
             return Err(ApiError::invalid(
                 "max_completion_tokens",
                 "`max_completion_tokens` must be at least 1",
-            ))
+            ));
         }
         (None, Some(0)) => {
             return Err(ApiError::invalid(
                 "max_tokens",
                 "`max_tokens` must be at least 1",
-            ))
+            ));
         }
         (a, b) => a.or(b),
     };
@@ -796,6 +800,15 @@ pub async fn get_model(
         .find(|m| m.id == id)
         .map(|m| Json(model_json(m)))
         .ok_or_else(|| ApiError::not_found("model"))
+}
+
+/// OpenAI's routes: chat completions and models.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/chat/completions", post(chat_completions))
+        .route("/models", get(list_models))
+        // Model ids contain `/` (`openai/gpt-4o`).
+        .route("/models/{*id}", get(get_model))
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Json;
+use axum::Router;
 use futures::stream::BoxStream;
 use futures::Stream;
 use openclaw_domain::{Error, ErrorKind, RunStatus, Scope, TenantId};
@@ -371,4 +373,11 @@ fn ended_status(end: &RunEventKind) -> &'static str {
         _ => RunStatus::Completed,
     }
     .as_str()
+}
+
+/// A run's events and its abort.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/runs/{id}/events", get(events))
+        .route("/runs/{id}/abort", post(abort))
 }

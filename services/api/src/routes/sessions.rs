@@ -3,6 +3,8 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::routing;
+use axum::Router;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use openclaw_domain::Scope;
@@ -106,7 +108,7 @@ pub async fn create(
             return Err(ApiError::invalid(
                 "ttl",
                 format!("`ttl` must be between 1 and {MAX_TTL_SECS} seconds"),
-            ))
+            ));
         }
         Some(t) => Some(chrono::Duration::seconds(t as i64)),
         None => None,
@@ -168,11 +170,12 @@ fn hosted_view(s: &SessionRecord) -> Value {
     })
 }
 
-/// S0's session object.
+/// S0's session object. S0's page lists sessions by `label`: one the client never named (the
+/// `default` session a message created) is shown by its key.
 fn gateway_view(s: &SessionRecord) -> Value {
     json!({
         "id": s.key,
-        "label": s.label,
+        "label": s.label.as_deref().unwrap_or(&s.key),
         "createdAt": s.created_at,
         "messageCount": s.message_count,
     })
@@ -391,4 +394,21 @@ pub async fn delete_conversation(
 ) -> ApiResult<Json<Value>> {
     delete_for(&state, &auth, &key).await?;
     Ok(Json(json!({"id": key, "deleted": true})))
+}
+
+/// The routes only S0 documents under these paths (S0's envelope wraps them under `/api/v1`).
+pub fn s0_router() -> Router<AppState> {
+    Router::new()
+        .route("/sessions", routing::post(create).get(list))
+        .route("/sessions/{id}", routing::get(get).delete(delete))
+}
+
+/// S2's conversations.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/conversations", routing::get(list_conversations))
+        .route(
+            "/conversations/{id}",
+            routing::get(get_conversation).delete(delete_conversation),
+        )
 }

@@ -10,6 +10,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Router;
 use axum::{Extension, Json};
 use openclaw_domain::{Error, ErrorKind, Scope};
 use openclaw_engine::skills::{self, Resolved, Skill};
@@ -35,7 +37,7 @@ const MAX_HTTP_SKILLS: usize = 100;
 fn available(registered: &[HttpSkillRecord]) -> Value {
     skills::builtins()
         .iter()
-        .map(|s| json!({"name": s.name, "versions": [s.version]}))
+        .map(|s| json!({"name": s.name, "versions": s.versions()}))
         .chain(
             registered
                 .iter()
@@ -160,8 +162,9 @@ pub struct Install {
 }
 
 /// `POST /v1/skills/install` `{name, version}` (S2) → 201 (200 when it was installed already:
-/// the version is updated and it is enabled again). An unknown name or version → 404 with the
-/// skills there are.
+/// the version is updated and it is enabled again). The version defaults to the current one;
+/// earlier catalogue versions install too. An unknown name or version → 404 with the skills
+/// there are.
 pub async fn install(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -173,7 +176,7 @@ pub async fn install(
     };
     let (skill, registered) = tenant_skill(&state, &auth, name.trim()).await?;
     let version = req.version.unwrap_or_else(|| skill.version().to_string());
-    if version != skill.version() {
+    if !skill.offers_version(&version) {
         let registered = state.store().http_skills(auth.tenant_id).await?;
         return Err(ApiError(Error::not_found("skill version").with_details(
             json!({"name": skill.name(), "version": version, "available": available(&registered)}),
@@ -253,7 +256,7 @@ pub async fn register(
             return Err(ApiError::invalid(
                 "input_schema",
                 "`input_schema` is required: a JSON Schema with `\"type\": \"object\"`",
-            ))
+            ));
         }
     };
     // The schema must be one the validator reads: an empty input is checked against it now.
@@ -423,7 +426,7 @@ pub async fn execute_tool(
             return Err(ApiError::invalid(
                 "parameters",
                 "`parameters` must be an object",
-            ))
+            ));
         }
     };
     let started = Instant::now();
@@ -450,7 +453,8 @@ pub struct SkillCall {
     session: Option<String>,
 }
 
-/// `POST /v1/skills/{name}/execute` `{args, session}` (S0) → `{result, executionTime (s)}`.
+/// `POST /v1/skills/{name}/execute` `{args, session}` (S0) → `{result, output, executionTime
+/// (s)}`: `result` is the skill's sentence where it has one, else its output.
 pub async fn execute_skill(
     State(state): State<AppState>,
     Extension(dialect): Extension<Dialect>,
@@ -477,9 +481,14 @@ pub async fn execute_skill(
             call.session.as_deref(),
         )
         .await?;
+        // S0 shows `result` as a sentence ("北京今天晴,温度 20-28°C"): a skill whose output
+        // has a `summary` (weather) answers with it, and every skill's structured output is
+        // beside it as `output`.
+        let sentence = result.get("summary").and_then(Value::as_str);
         Ok::<_, ApiError>(
             Json(json!({
-                "result": result,
+                "result": sentence.map_or_else(|| result.clone(), |s| json!(s)),
+                "output": result,
                 "executionTime": started.elapsed().as_secs_f64(),
                 "skill": skill.name(),
                 "version": skill.version(),
@@ -493,4 +502,17 @@ pub async fn execute_skill(
         Dialect::Gateway => (Extension(Enveloped), resp).into_response(),
         Dialect::Hosted => resp,
     }
+}
+
+/// Skills and tools. S0's execute marks its answers for the envelope under `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/skills/{name}/execute", post(execute_skill))
+        .route("/skills", get(list_installed).post(register))
+        .route("/skills/install", post(install))
+        .route("/skills/{name}", delete(uninstall))
+        .route("/skills/{name}/enable", post(enable))
+        .route("/skills/{name}/disable", post(disable))
+        .route("/tools", get(list_tools))
+        .route("/tools/{name}/execute", post(execute_tool))
 }

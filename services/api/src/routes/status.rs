@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use axum::{Extension, Json};
 use serde::Serialize;
 
@@ -49,7 +51,7 @@ async fn gather(state: &AppState, auth: &Authenticated) -> S2Status {
         version: VERSION,
         uptime_seconds: state.uptime().as_secs(),
         gateway: S2Gateway {
-            port: config.port,
+            port: state.port(),
             bind: config.bind.to_string(),
             auth_enabled: true,
             rate_limits,
@@ -249,11 +251,16 @@ pub async fn s4_status(State(state): State<AppState>, _auth: Authenticated) -> R
         version: VERSION,
         uptime: state.uptime().as_secs(),
         gateway: S4Gateway {
-            port: config.port,
+            port: state.port(),
             bind: config.bind.to_string(),
             auth: "token",
         },
         channels: BTreeMap::new(),
     })
     .into_response()
+}
+
+/// `/status` (S2's sections; under `/api/v1` with S0's envelope beside them).
+pub fn router() -> Router<AppState> {
+    Router::new().route("/status", get(status))
 }

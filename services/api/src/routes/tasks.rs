@@ -8,6 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::header::LOCATION;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing;
+use axum::Router;
 use axum::{Extension, Json};
 use openclaw_domain::{Error, ErrorKind, JobStatus, Scope, TaskId};
 use openclaw_engine::jobs::COMPACT_TASK;
@@ -409,4 +411,11 @@ pub async fn cancel(
     let id: TaskId = parse_id(&raw, "task")?;
     let job = cancel_job(&state, &auth, JobKind::Task, id.0, "task").await?;
     Ok(Json(task_view(&job)))
+}
+
+/// S1's tasks.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tasks", routing::post(create).get(list))
+        .route("/tasks/{id}", routing::get(get).delete(cancel))
 }

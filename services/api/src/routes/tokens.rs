@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::routing::post;
 use axum::Json;
+use axum::Router;
 use openclaw_domain::Error;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -95,4 +97,9 @@ pub async fn create(
             "session_id": req.session_id,
         })),
     ))
+}
+
+/// Short-lived tokens minted from a key.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/auth/tokens", post(create))
 }

@@ -46,6 +46,7 @@ impl Builtin {
             tool_calls: Vec::new(),
             finish_reason: FinishReason::Stop,
             model: ECHO.to_owned(),
+            reasoning: Vec::new(),
         })
     }
 }

@@ -20,8 +20,8 @@ pub use openai::OpenAiCompatible;
 pub use registry::{EndpointConfig, Providers, ProvidersConfig};
 pub use transport::{build_client, HttpConfig, RetryPolicy, Timeouts};
 pub use types::{
-    ChatMessage, ChatRequest, Completion, FinishReason, ModelRef, Role, StreamEvent, ToolCall,
-    ToolChoice, ToolSpec, Usage,
+    ChatMessage, ChatRequest, Completion, FinishReason, ModelRef, Role, StreamEvent, Thinking,
+    ToolCall, ToolChoice, ToolSpec, Usage,
 };
 
 /// Well-known names and defaults of each provider.
@@ -36,7 +36,8 @@ pub mod names {
     pub const DEFAULT_MODEL: &str = "builtin/echo";
 }
 
-/// A streamed answer: `Delta`s and `ToolCall`s, then `Done`; or an `Err` as the last item.
+/// A streamed answer: `Delta`s, `ToolCall`s and `Reasoning`s, then `Done`; or an `Err` as the
+/// last item.
 pub type ChatStream = BoxStream<'static, Result<StreamEvent, Error>>;
 
 /// A model as `/v1/models` lists it. `id` is the full `provider/model` name.
@@ -82,10 +83,12 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
 pub async fn collect(mut stream: ChatStream, model: &str) -> Result<Completion, Error> {
     let mut content = String::new();
     let mut tool_calls = Vec::new();
+    let mut reasoning = Vec::new();
     while let Some(event) = stream.next().await {
         match event? {
             StreamEvent::Delta(text) => content.push_str(&text),
             StreamEvent::ToolCall(call) => tool_calls.push(call),
+            StreamEvent::Reasoning(block) => reasoning.push(block),
             StreamEvent::Done {
                 finish_reason,
                 usage,
@@ -96,7 +99,8 @@ pub async fn collect(mut stream: ChatStream, model: &str) -> Result<Completion, 
                     finish_reason,
                     usage,
                     model: model.to_owned(),
-                })
+                    reasoning,
+                });
             }
         }
     }

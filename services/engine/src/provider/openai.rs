@@ -1,6 +1,7 @@
 //! OpenAI-compatible chat completions at any base URL (OpenAI, vLLM, Ollama, DashScope's
-//! compatible mode): request mapping, answer parsing (a whole `chat.completion` is accepted even
-//! where a stream was asked for), and tool calls assembled from deltas.
+//! compatible mode): request mapping (the run's thinking level as `reasoning_effort` for OpenAI's
+//! reasoning models), answer parsing (a whole `chat.completion` is accepted even where a stream
+//! was asked for), and tool calls assembled from deltas.
 
 use std::collections::BTreeMap;
 
@@ -17,8 +18,8 @@ use super::transport::{
     Upstream,
 };
 use super::types::{
-    ChatMessage, ChatRequest, Completion, FinishReason, Role, StreamEvent, ToolCall, ToolChoice,
-    Usage,
+    ChatMessage, ChatRequest, Completion, FinishReason, Role, StreamEvent, Thinking, ToolCall,
+    ToolChoice, Usage,
 };
 use super::{temperature_json, ChatStream, ModelInfo, Provider};
 
@@ -123,7 +124,9 @@ impl Provider for OpenAiCompatible {
             .into_iter()
             .map(|m| ModelInfo {
                 id: format!("{PROVIDER}/{}", m.id),
-                owned_by: m.owned_by.unwrap_or_else(|| PROVIDER.to_owned()),
+                // The provider it is served through, as for Anthropic's (S4 lists `openai`);
+                // the upstream's own value (`system`, `openai`, a vLLM's `vllm`) says less.
+                owned_by: PROVIDER.to_owned(),
                 created: m.created,
             })
             .collect())
@@ -190,7 +193,46 @@ pub(crate) fn request_body(req: &ChatRequest, stream: bool) -> Value {
     if !req.stop.is_empty() {
         body["stop"] = json!(req.stop);
     }
+    if let Some(effort) = req
+        .thinking
+        .and_then(|t| reasoning_effort(&req.model.model, t))
+    {
+        body["reasoning_effort"] = json!(effort);
+    }
     body
+}
+
+/// `reasoning_effort` for `thinking` on `model`, or `None` to send nothing: other models (and
+/// other compatible servers' models) reject the parameter or mean something else by it.
+fn reasoning_effort(model: &str, thinking: Thinking) -> Option<&'static str> {
+    // gpt-5-chat is GPT-5's non-reasoning model: "'reasoning.effort' is not supported with this
+    // model".
+    let gpt5 = model.starts_with("gpt-5") && !model.starts_with("gpt-5-chat");
+    // o1-mini and o1-preview predate the parameter and refuse it ("Unknown parameter").
+    let o_series = ["o1", "o3", "o4"].iter().any(|p| model.starts_with(p))
+        && !model.starts_with("o1-mini")
+        && !model.starts_with("o1-preview");
+    if !gpt5 && !o_series {
+        return None;
+    }
+    // GPT-5.1 and later replaced `minimal` with `none` ("Supported values are: 'none', 'low',
+    // 'medium', and 'high'"); GPT-5 itself has `minimal` and no `none`.
+    let has_none = model
+        .strip_prefix("gpt-5.")
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+    match thinking {
+        Thinking::Low => Some("low"),
+        Thinking::Medium => Some("medium"),
+        Thinking::High => Some("high"),
+        Thinking::Minimal if gpt5 && !has_none => Some("minimal"),
+        // The o-series' least is `low`, and GPT-5.1's nearest above `none`.
+        Thinking::Minimal => Some("low"),
+        Thinking::Off if has_none => Some("none"),
+        // GPT-5 cannot stop reasoning; `minimal` is as close as it comes.
+        Thinking::Off if gpt5 => Some("minimal"),
+        // The o-series cannot stop reasoning either: their own default stands.
+        Thinking::Off => None,
+    }
 }
 
 fn message_json(m: &ChatMessage) -> Value {
@@ -327,6 +369,7 @@ impl ChatResponse {
             finish_reason,
             usage: self.usage.map(Usage::from).unwrap_or_default(),
             model: self.model.unwrap_or_else(|| requested_model.to_owned()),
+            reasoning: Vec::new(),
         })
     }
 }
@@ -342,8 +385,6 @@ struct WireModel {
     id: String,
     #[serde(default)]
     created: Option<i64>,
-    #[serde(default)]
-    owned_by: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -630,6 +671,116 @@ mod tests {
         assert!(plain.get("stream_options").is_none());
         assert!(plain.get("tools").is_none());
         assert!(plain.get("temperature").is_none());
+    }
+
+    fn effort(model: &str, thinking: Option<Thinking>) -> Option<Value> {
+        let mut req = ChatRequest::new(
+            ModelRef::new("openai", model),
+            vec![ChatMessage::user("hi")],
+        );
+        req.thinking = thinking;
+        request_body(&req, true).get("reasoning_effort").cloned()
+    }
+
+    #[test]
+    fn thinking_is_reasoning_effort_for_reasoning_models_only() {
+        use Thinking::*;
+        let levels = [Off, Minimal, Low, Medium, High];
+        let table: [(&str, [Option<&str>; 5]); 7] = [
+            (
+                "gpt-5",
+                [
+                    Some("minimal"),
+                    Some("minimal"),
+                    Some("low"),
+                    Some("medium"),
+                    Some("high"),
+                ],
+            ),
+            (
+                "gpt-5-mini-2025-08-07",
+                [
+                    Some("minimal"),
+                    Some("minimal"),
+                    Some("low"),
+                    Some("medium"),
+                    Some("high"),
+                ],
+            ),
+            (
+                "gpt-5.1",
+                [
+                    Some("none"),
+                    Some("low"),
+                    Some("low"),
+                    Some("medium"),
+                    Some("high"),
+                ],
+            ),
+            (
+                "o3-mini",
+                [None, Some("low"), Some("low"), Some("medium"), Some("high")],
+            ),
+            (
+                "o1",
+                [None, Some("low"), Some("low"), Some("medium"), Some("high")],
+            ),
+            (
+                "o4-mini",
+                [None, Some("low"), Some("low"), Some("medium"), Some("high")],
+            ),
+            ("gpt-4o", [None; 5]),
+        ];
+        for (model, want) in table {
+            for (level, want) in levels.into_iter().zip(want) {
+                assert_eq!(
+                    effort(model, Some(level)),
+                    want.map(|w| json!(w)),
+                    "{model} {level}"
+                );
+            }
+            assert_eq!(effort(model, None), None, "{model} without thinking");
+        }
+        // Models that reject the parameter, and other servers' models, get nothing.
+        for model in [
+            "gpt-5-chat-latest",
+            "o1-mini",
+            "o1-preview",
+            "gpt-4.1",
+            "mock-1",
+            "meta-llama/Llama-3",
+            "qwen3.5-plus",
+        ] {
+            for level in levels {
+                assert_eq!(effort(model, Some(level)), None, "{model} {level}");
+            }
+        }
+        // The rest of the body is as without thinking, and the model keeps its own name.
+        let mut req = ChatRequest::new(ModelRef::new("openai", "o3-mini"), vec![]);
+        req.max_tokens = Some(64);
+        let plain = request_body(&req, false);
+        req.thinking = Some(High);
+        let mut thinking = request_body(&req, false);
+        assert_eq!(thinking["reasoning_effort"], "high");
+        thinking.as_object_mut().unwrap().remove("reasoning_effort");
+        assert_eq!(thinking, plain);
+    }
+
+    #[test]
+    fn reasoning_blocks_are_not_sent_to_openai() {
+        let mut req = ChatRequest::new(
+            ModelRef::new("openai", "gpt-5"),
+            vec![ChatMessage {
+                reasoning: vec![json!({"type":"thinking","thinking":"hm","signature":"sig"})],
+                ..ChatMessage::assistant("ok")
+            }],
+        );
+        req.thinking = Some(Thinking::Medium);
+        let body = request_body(&req, true);
+        assert_eq!(
+            body["messages"],
+            json!([{"role":"assistant","content":"ok"}])
+        );
     }
 
     #[test]

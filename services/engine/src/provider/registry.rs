@@ -100,6 +100,17 @@ struct Entry {
     models: Mutex<Option<CachedModels>>,
 }
 
+/// What a provider's model listing says of a model a client named.
+#[derive(Debug, PartialEq)]
+enum Listed {
+    /// No listing yet.
+    Unknown,
+    Exact,
+    /// Not listed itself, but snapshots of it are: the latest one's model name.
+    Dated(String),
+    Missing,
+}
+
 /// The configured providers, by name.
 pub struct Providers {
     entries: BTreeMap<String, Entry>,
@@ -162,7 +173,12 @@ impl Providers {
     /// Embeds `inputs` with the configured embedding model; `None` when there is none.
     pub async fn embed(&self, inputs: &[String]) -> Option<Result<Vec<Vec<f32>>, Error>> {
         let model = self.embedding_model.as_deref()?;
-        Some(match self.resolve(Some(model)) {
+        // The operator's choice: never refused for missing from a listing (embedding models
+        // often are).
+        let resolved = self
+            .named(model)
+            .and_then(|model| Ok((self.lookup(&model, false)?, model)));
+        Some(match resolved {
             Ok((provider, model)) => provider.embed(&model.model, inputs).await,
             Err(e) => Err(e),
         })
@@ -198,7 +214,7 @@ impl Providers {
             embedding_model: None,
         };
         registry
-            .lookup(&registry.default_model)
+            .lookup(&registry.default_model, false)
             .map_err(|e| Error::invalid("OPENCLAW_DEFAULT_MODEL", e.message))?;
         Ok(registry)
     }
@@ -220,12 +236,33 @@ impl Providers {
     /// An unknown provider is a 400 on `model` that lists the available ones.
     pub fn resolve(&self, model: Option<&str>) -> Result<(Arc<dyn Provider>, ModelRef), Error> {
         let model = match model {
-            Some(name) if !name.contains('/') => self.infer_provider(name)?,
-            Some(name) => ModelRef::parse(name)?,
+            Some(name) => self.named(name)?,
             None => self.default_model.clone(),
         };
-        let provider = self.lookup(&model)?;
+        // The default model is the operator's choice, not the client's: never refused for
+        // missing from a listing.
+        if model == self.default_model {
+            return Ok((self.lookup(&model, false)?, model));
+        }
+        let provider = self.lookup(&model, true)?;
+        let model = match self
+            .entries
+            .get(&model.provider)
+            .map(|e| Self::listed(e, &model))
+        {
+            Some(Listed::Dated(id)) => ModelRef::new(model.provider.clone(), id),
+            _ => model,
+        };
         Ok((provider, model))
+    }
+
+    /// A model as named: `provider/model`, or a bare name (see `infer_provider`).
+    fn named(&self, name: &str) -> Result<ModelRef, Error> {
+        if name.contains('/') {
+            ModelRef::parse(name)
+        } else {
+            self.infer_provider(name)
+        }
     }
 
     /// A bare model name, as the seeds (`"model": "gpt-4o"`, `model="claude-3-5-sonnet"`) and
@@ -243,19 +280,41 @@ impl Providers {
         ModelRef::parse(&format!("{provider}/{name}"))
     }
 
-    fn lookup(&self, model: &ModelRef) -> Result<Arc<dyn Provider>, Error> {
-        let Some(provider) = self.get(&model.provider) else {
+    /// The provider serving `model`; with `check_listing`, a model the upstream's listing
+    /// leaves out is refused too.
+    fn lookup(&self, model: &ModelRef, check_listing: bool) -> Result<Arc<dyn Provider>, Error> {
+        let Some(entry) = self.entries.get(&model.provider) else {
             let available = self.provider_names();
+            let models = self.servable();
             return Err(Error::invalid(
                 "model",
                 format!(
-                    "unknown provider `{}` in model `{model}`; available providers: {}",
+                    "this deployment does not serve `{model}` (no provider `{}`; its providers \
+                     are {}); it serves: {}",
                     model.provider,
-                    available.join(", ")
+                    available.join(", "),
+                    models.join(", ")
                 ),
             )
-            .with_details(json!({ "available_providers": available })));
+            .with_details(
+                json!({ "available_providers": available, "available_models": models }),
+            ));
         };
+        let provider = entry.provider.clone();
+        // A model the upstream's own listing lacks would fail mid-run as an upstream error: the
+        // client named it, so it is the client's 400, naming what can be served. Only checked
+        // against a listing already fetched (never waited for here: this is the hot path).
+        if check_listing && Self::listed(entry, model) == Listed::Missing {
+            let models = self.servable();
+            return Err(Error::invalid(
+                "model",
+                format!(
+                    "this deployment does not serve `{model}`; it serves: {}",
+                    models.join(", ")
+                ),
+            )
+            .with_details(json!({ "available_models": models })));
+        }
         // The builtin's models are known here, so a wrong one fails now rather than mid-run.
         if model.provider == builtin::PROVIDER && !Builtin::models().contains(&model.model.as_str())
         {
@@ -272,6 +331,54 @@ impl Providers {
             ));
         }
         Ok(provider)
+    }
+
+    /// What `entry`'s cached listing says of `model`. No listing yet (or one being fetched
+    /// right now) is `Unknown`: the upstream decides.
+    fn listed(entry: &Entry, model: &ModelRef) -> Listed {
+        let Ok(cached) = entry.models.try_lock() else {
+            return Listed::Unknown;
+        };
+        let Some(c) = cached.as_ref().filter(|c| !c.models.is_empty()) else {
+            return Listed::Unknown;
+        };
+        let id = model.to_string();
+        if c.models.iter().any(|m| m.id == id) {
+            return Listed::Exact;
+        }
+        // `claude-3-5-sonnet` (S3) names the family whose snapshots the upstream lists as
+        // `claude-3-5-sonnet-20241022`: the latest snapshot serves it, as S3's answer shows.
+        let family = format!("{id}-");
+        c.models
+            .iter()
+            .filter_map(|m| m.id.strip_prefix(&family).map(|date| (date, &m.id)))
+            .filter(|(date, _)| date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit()))
+            .max()
+            .and_then(|(_, full)| full.split_once('/').map(|(_, name)| name.to_string()))
+            .map_or(Listed::Missing, Listed::Dated)
+    }
+
+    /// The models this deployment can serve as far as it knows without asking: the builtin's,
+    /// each provider's last listing, and the default model.
+    pub fn servable(&self) -> Vec<String> {
+        let mut names: Vec<String> = Builtin::models()
+            .iter()
+            .map(|m| format!("{}/{m}", builtin::PROVIDER))
+            .collect();
+        for entry in self.entries.values() {
+            if let Ok(cached) = entry.models.try_lock() {
+                for m in cached.iter().flat_map(|c| &c.models) {
+                    if !names.contains(&m.id) {
+                        names.push(m.id.clone());
+                    }
+                }
+            }
+        }
+        let default = self.default_model.to_string();
+        if !names.contains(&default) {
+            names.push(default);
+        }
+        names
     }
 
     /// Every model on offer: each provider's own list (fetched lazily, cached, and skipped
@@ -407,11 +514,12 @@ mod tests {
         assert_eq!(err.param.as_deref(), Some("model"));
         assert!(err.message.contains("`anthropic`"), "{}", err.message);
         assert!(
-            err.message.contains("available providers: builtin"),
+            err.message.contains("it serves: builtin/echo"),
             "{}",
             err.message
         );
         assert_eq!(err.details["available_providers"], json!(["builtin"]));
+        assert_eq!(err.details["available_models"], json!(["builtin/echo"]));
 
         let err = providers.resolve(Some("gpt-4o")).unwrap_err();
         assert_eq!(err.param.as_deref(), Some("model"));
@@ -525,6 +633,72 @@ mod tests {
             ids(providers.models().await),
             ["builtin/echo", "openai/model-2"]
         );
+    }
+
+    #[tokio::test]
+    async fn a_model_the_upstream_does_not_list_is_400_naming_those_it_does() {
+        let listing = Arc::new(Listing::default());
+        let providers = Providers::with_providers(
+            vec![Arc::new(Builtin), listing.clone()],
+            ModelRef::new("builtin", "echo"),
+        )
+        .unwrap();
+        // Before the list is known, the upstream decides.
+        assert!(providers.resolve(Some("openai/qwen3.5-plus")).is_ok());
+        providers.models().await;
+        let err = providers.resolve(Some("openai/qwen3.5-plus")).unwrap_err();
+        assert_eq!(
+            (err.kind, err.param.as_deref()),
+            (ErrorKind::InvalidRequest, Some("model"))
+        );
+        assert!(
+            err.message
+                .contains("it serves: builtin/echo, openai/model-0"),
+            "{}",
+            err.message
+        );
+        assert_eq!(
+            err.details["available_models"],
+            json!(["builtin/echo", "openai/model-0"])
+        );
+        assert!(providers.resolve(Some("openai/model-0")).is_ok());
+        // A family name resolves to its latest dated snapshot, when the listing has some.
+        let dated = Arc::new(Dated);
+        let providers = Providers::with_providers(
+            vec![Arc::new(Builtin), dated],
+            ModelRef::new("builtin", "echo"),
+        )
+        .unwrap();
+        providers.models().await;
+        let (_, model) = providers.resolve(Some("openai/claude-3-5-sonnet")).unwrap();
+        assert_eq!(model.to_string(), "openai/claude-3-5-sonnet-20241022");
+        assert!(providers.resolve(Some("openai/claude-3")).is_err());
+    }
+
+    /// A provider listing two dated snapshots of one model.
+    #[derive(Debug)]
+    struct Dated;
+
+    #[async_trait]
+    impl Provider for Dated {
+        fn name(&self) -> &str {
+            "openai"
+        }
+        async fn complete(&self, _: &ChatRequest) -> Result<Completion, Error> {
+            unreachable!()
+        }
+        async fn stream(&self, _: &ChatRequest) -> Result<ChatStream, Error> {
+            unreachable!()
+        }
+        async fn models(&self) -> Result<Vec<ModelInfo>, Error> {
+            Ok(["claude-3-5-sonnet-20240620", "claude-3-5-sonnet-20241022"]
+                .map(|m| ModelInfo {
+                    id: format!("openai/{m}"),
+                    owned_by: "x".into(),
+                    created: None,
+                })
+                .into())
+        }
     }
 
     #[tokio::test]

@@ -370,7 +370,7 @@ impl Upstream {
                             "{} upstream did not answer within {:?}",
                             self.provider, self.config.timeouts.total
                         ),
-                    ))
+                    ));
                 }
             };
             let remaining = deadline.saturating_duration_since(Instant::now());

@@ -105,6 +105,12 @@ pub struct ChatMessage {
     pub tool_calls: Vec<ToolCall>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// The provider's own record of the model's reasoning on this assistant turn (Anthropic's
+    /// `thinking`/`redacted_thinking` blocks, signature and all), opaque to everything else.
+    /// Anthropic wants it back verbatim within a tool loop; other providers ignore it. It lives
+    /// only within one run's loop and is never stored with the history.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasoning: Vec<Value>,
 }
 
 impl ChatMessage {
@@ -114,6 +120,7 @@ impl ChatMessage {
             content: content.into(),
             tool_calls: Vec::new(),
             tool_call_id: None,
+            reasoning: Vec::new(),
         }
     }
 
@@ -170,6 +177,50 @@ pub enum ToolChoice {
     Tool(String),
 }
 
+/// How much the model reasons before it answers (S4's `options.thinking`). Each provider maps it
+/// to its own setting for the models that have one and ignores it for the others, so asking is
+/// never an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Thinking {
+    Off,
+    Minimal,
+    Low,
+    Medium,
+    High,
+}
+
+impl Thinking {
+    pub const ALL: [Thinking; 5] = [
+        Thinking::Off,
+        Thinking::Minimal,
+        Thinking::Low,
+        Thinking::Medium,
+        Thinking::High,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Thinking::Off => "off",
+            Thinking::Minimal => "minimal",
+            Thinking::Low => "low",
+            Thinking::Medium => "medium",
+            Thinking::High => "high",
+        }
+    }
+
+    /// The level by its wire name; `None` for anything else.
+    pub fn from_name(name: &str) -> Option<Thinking> {
+        Thinking::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+impl fmt::Display for Thinking {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatRequest {
     pub model: ModelRef,
@@ -184,6 +235,9 @@ pub struct ChatRequest {
     pub max_tokens: Option<u32>,
     #[serde(default)]
     pub stop: Vec<String>,
+    /// `None`: the provider's and model's own default.
+    #[serde(default)]
+    pub thinking: Option<Thinking>,
 }
 
 impl ChatRequest {
@@ -196,6 +250,7 @@ impl ChatRequest {
             temperature: None,
             max_tokens: None,
             stop: Vec::new(),
+            thinking: None,
         }
     }
 }
@@ -272,10 +327,13 @@ pub struct Completion {
     pub finish_reason: FinishReason,
     pub usage: Usage,
     pub model: String,
+    /// The provider's reasoning blocks, for `ChatMessage::reasoning` (never answer text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasoning: Vec<Value>,
 }
 
-/// One step of a streamed answer. A stream is zero or more `Delta`s and `ToolCall`s, then
-/// exactly one `Done` — or an `Err` item, after which it ends.
+/// One step of a streamed answer. A stream is zero or more `Delta`s, `ToolCall`s and
+/// `Reasoning`s, then exactly one `Done` — or an `Err` item, after which it ends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamEvent {
@@ -283,6 +341,9 @@ pub enum StreamEvent {
     Delta(String),
     /// A tool call, emitted once, complete, after its arguments are fully assembled.
     ToolCall(ToolCall),
+    /// One of the provider's reasoning blocks, complete (see `ChatMessage::reasoning`): kept
+    /// with the assistant's turn, never shown as answer text.
+    Reasoning(Value),
     Done {
         finish_reason: FinishReason,
         usage: Usage,
@@ -331,6 +392,18 @@ mod tests {
         let back: ModelRef = serde_json::from_value(v).unwrap();
         assert_eq!(back, m);
         assert!(serde_json::from_value::<ModelRef>(serde_json::json!("nope")).is_err());
+    }
+
+    #[test]
+    fn thinking_levels_round_trip_their_names() {
+        for level in Thinking::ALL {
+            assert_eq!(Thinking::from_name(level.as_str()), Some(level));
+            let v = serde_json::to_value(level).unwrap();
+            assert_eq!(v, serde_json::json!(level.as_str()));
+            assert_eq!(serde_json::from_value::<Thinking>(v).unwrap(), level);
+        }
+        assert_eq!(Thinking::from_name("max"), None);
+        assert_eq!(Thinking::from_name("High"), None);
     }
 
     #[test]

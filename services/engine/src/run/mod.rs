@@ -46,7 +46,9 @@ pub use turn::is_transient;
 use crate::executor::Toolbox;
 pub use crate::executor::{ToolExecutor, TOOL_TIMEOUT};
 use crate::memory::{Memory, MemoryConfig};
-use crate::provider::{ChatMessage, ChatRequest, ModelRef, Providers, ToolChoice, ToolSpec};
+use crate::provider::{
+    ChatMessage, ChatRequest, ModelRef, Providers, Thinking, ToolChoice, ToolSpec,
+};
 use crate::skills::{builtin, resolve, InstalledTools, Resolved, SkillContext, SkillsConfig};
 
 /// Model calls per run when the request does not say.
@@ -82,6 +84,12 @@ pub struct RunRequest {
     pub executor: Option<Arc<dyn ToolExecutor>>,
     /// Model calls per run; `None`: `DEFAULT_MAX_STEPS`.
     pub max_steps: Option<u32>,
+    /// Only these of the tenant's installed skills are offered (S3's spawn `skills`); `None`:
+    /// all of them.
+    pub skills: Option<Vec<String>>,
+    /// How much the model reasons (S4's `options.thinking`), for every model call of the run;
+    /// providers ignore it where the model has no such setting. `None`: the model's default.
+    pub thinking: Option<Thinking>,
     /// The whole conversation as the client sent it (OpenAI's `messages`): used instead of the
     /// session's stored history. `message` is still what is recorded as the user's turn.
     pub conversation: Option<Vec<ChatMessage>>,
@@ -192,6 +200,12 @@ impl Runs {
         tracker: TaskTracker,
         config: RunsConfig,
     ) -> Runs {
+        // The upstreams' model lists, fetched now, so that a model no upstream serves is a 400
+        // from the first request on (see `Providers::resolve`).
+        tokio::spawn({
+            let providers = providers.clone();
+            async move { providers.models().await }
+        });
         let memory = Memory::new(store.clone(), providers.clone(), config.memory.clone());
         let skill_context = SkillContext::new(&config.skills);
         let write_behind = WriteBehind::start(store.clone(), config.write_behind.clone());
@@ -373,7 +387,11 @@ impl Runs {
             }
         };
         let skills = if agent_run {
-            installed_skills(&begun.skills, &begun.http_skills)
+            let mut skills = installed_skills(&begun.skills, &begun.http_skills);
+            if let Some(only) = &req.skills {
+                skills.retain(|s| only.iter().any(|n| n == s.name()));
+            }
+            skills
         } else {
             Vec::new()
         };
@@ -615,6 +633,9 @@ impl Runs {
         own_tools.retain(|t| {
             !builtin(&t.name).is_some_and(|s| s.needs_tenant()) || in_run.contains(&t.name)
         });
+        // The client's own tools (OpenAI's `tools`) shadow ours of the same name: a model must
+        // not be offered two functions under one name, and such a call is the client's to run.
+        own_tools.retain(|t| !req.tools.iter().any(|c| c.name == t.name));
         let executable = own_tools.iter().map(|t| t.name.clone()).collect();
         let chat = ChatRequest {
             temperature: req.temperature,
@@ -622,6 +643,7 @@ impl Runs {
             stop: req.stop,
             tools: req.tools.into_iter().chain(own_tools).collect(),
             tool_choice: req.tool_choice,
+            thinking: req.thinking,
             ..ChatRequest::new(model.clone(), Vec::new())
         };
         let ctx = turn::RunCtx {

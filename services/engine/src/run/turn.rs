@@ -275,7 +275,7 @@ impl Runs {
                         return Stop::Failed(Error::new(
                             ErrorKind::Conflict,
                             "the run lost its session's turn",
-                        ))
+                        ));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "could not renew a run's lease; retrying")
@@ -387,8 +387,11 @@ impl Runs {
                     is_error,
                 });
             }
+            // The step's reasoning goes back with it (Anthropic refuses the next call of a
+            // thinking tool loop without it); it is never recorded with the reply.
             ctx.chat.messages.push(ChatMessage {
                 tool_calls: step.calls,
+                reasoning: step.reasoning,
                 ..ChatMessage::assistant(step.text)
             });
             ctx.chat.messages.extend(answers);
@@ -417,10 +420,12 @@ fn event_code(event: &RunEventKind) -> &str {
     }
 }
 
-/// One model call's answer, its text and tool calls streamed out as events on the way.
+/// One model call's answer, its text and tool calls streamed out as events on the way (its
+/// reasoning blocks are not: they are the provider's, for the next call).
 struct Step {
     text: String,
     calls: Vec<ToolCall>,
+    reasoning: Vec<Value>,
     finish_reason: String,
     usage: Usage,
 }
@@ -434,6 +439,7 @@ async fn stream_step(
     let mut step = Step {
         text: String::new(),
         calls: Vec::new(),
+        reasoning: Vec::new(),
         finish_reason: "stop".to_string(),
         usage: Usage::default(),
     };
@@ -452,6 +458,7 @@ async fn stream_step(
                 });
                 step.calls.push(call);
             }
+            StreamEvent::Reasoning(block) => step.reasoning.push(block),
             StreamEvent::Done {
                 finish_reason,
                 usage,

@@ -190,3 +190,52 @@ async fn scripted_errors_use_the_anthropic_shape() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["type"], "overloaded_error");
 }
+
+#[tokio::test]
+async fn scripted_thinking_comes_first_signed_in_both_modes() {
+    use openclaw_mock_llm::THINKING_SIGNATURE;
+    let mock = MockLlm::start().await;
+    let script = || Script {
+        thinking: Some("Let me think.".into()),
+        tool_calls: vec![lookup_call()],
+        ..Script::default()
+    };
+    mock.push(script());
+    let (status, body) = post_json(&mock, PATH, &request("find it")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["content"][0],
+        json!({"type": "thinking", "thinking": "Let me think.", "signature": THINKING_SIGNATURE})
+    );
+    assert_eq!(body["content"][1]["type"], "tool_use");
+
+    mock.push(script());
+    let mut body = request("find it");
+    body["stream"] = json!(true);
+    let events: Vec<Value> = stream_events(&mock, PATH, &body)
+        .await
+        .iter()
+        .map(|e| e.json())
+        .collect();
+    assert_eq!(
+        events[1]["content_block"],
+        json!({"type": "thinking", "thinking": "", "signature": ""})
+    );
+    let deltas: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "content_block_delta" && e["index"] == 0)
+        .map(|e| &e["delta"])
+        .collect();
+    assert_eq!(
+        deltas,
+        [
+            &json!({"type": "thinking_delta", "thinking": "Let me think."}),
+            &json!({"type": "signature_delta", "signature": THINKING_SIGNATURE}),
+        ]
+    );
+    let tool_start = events
+        .iter()
+        .find(|e| e["type"] == "content_block_start" && e["content_block"]["type"] == "tool_use")
+        .expect("a tool_use block");
+    assert_eq!(tool_start["index"], 1);
+}
