@@ -29,5 +29,9 @@ if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; th
 fi
 flock -u 9
 
-# OPENCLAW_PY_SCRIPT picks another script of this folder (e.g. seed_examples.py).
-exec "$venv/bin/python" "$here/${OPENCLAW_PY_SCRIPT:-openai_sdk.py}" "$@"
+# OPENCLAW_PY_SCRIPT picks another script: a name in this folder (e.g. openai_sdk.py), or a
+# path containing a `/` (absolute, or relative to the current directory), e.g.
+# tests/seeds/s1.py.
+script="${OPENCLAW_PY_SCRIPT:-openai_sdk.py}"
+[[ "$script" == */* ]] || script="$here/$script"
+exec "$venv/bin/python" "$script" "$@"
