@@ -1,6 +1,5 @@
 // Seed S2 (seeds/002_…, "API 參考"), "WebSocket API", verbatim between the markers (its
-// comments as the seed has them; tests/js/s2_websocket.js is the same example with them
-// translated). s2.py's `websocket` section runs it with Node 20's built-in WebSocket client
+// comments as the seed has them). s2.py's `websocket` section runs it with Node 20's built-in WebSocket client
 // (`--experimental-websocket`) after replacing only the URL and YOUR_TOKEN.
 // ---- seed ----
 const ws = new WebSocket('ws://127.0.0.1:18789/ws');

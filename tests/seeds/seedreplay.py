@@ -18,51 +18,17 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from datetime import datetime, timezone
 
 import requests
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MISSING = object()
+sys.path.insert(0, HERE)
 
-
-def at(value, path):
-    """The value at `path` (`a.b[0].c`), or MISSING."""
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
-        if part.startswith("["):
-            i = int(part[1:-1])
-            if not isinstance(value, list) or i >= len(value):
-                return MISSING
-            value = value[i]
-        else:
-            if not isinstance(value, dict) or part not in value:
-                return MISSING
-            value = value[part]
-    return value
-
-
-def is_rfc3339(value):
-    """An RFC 3339 time with a zone, as the seeds show them (`2026-03-17T12:00:00Z`)."""
-    if not isinstance(value, str) or "T" not in value:
-        return False
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return t.tzinfo is not None
-
-
-def parse_time(value):
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+# Field paths, times and the check bookkeeping are seedcheck.py's (shared with s1, s3, s4).
+from seedcheck import MISSING, at, is_int, is_number, is_rfc3339, parse_time  # noqa: E402,F401
+from seedcheck import Checks as _Checks  # noqa: E402
+from seedcheck import show as _show  # noqa: E402
 
 
 def is_text(value):
@@ -70,46 +36,14 @@ def is_text(value):
 
 
 def show(value):
-    if value is MISSING:
-        return "missing"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return repr(value)
+    return "missing" if value is MISSING else _show(value)
 
 
-class Checks:
-    def __init__(self, seed, known_gaps):
-        self.seed = seed
-        self.known_gaps = known_gaps
-        self.failures = []
-        self.open_gaps = []
-        self.count = 0
-
-    def check(self, name, ok, detail=""):
-        """Records check `name`; `detail` says what the server answered."""
-        self.count += 1
-        ok = bool(ok)
-        if name in self.known_gaps:
-            if ok:
-                self.failures.append(
-                    f"{name}: passes now, remove it from KNOWN_GAP ({self.known_gaps[name]})"
-                )
-                print(f"FIXED  {name}")
-            else:
-                self.open_gaps.append(name)
-                print(f"KNOWN_GAP {name}: {self.known_gaps[name]} | got: {detail}")
-        elif ok:
-            print(f"ok     {name}")
-        else:
-            self.failures.append(f"{name}: {detail}")
-            print(f"FAIL   {name}: {detail}")
-        return ok
-
-    def eq(self, name, actual, expected):
-        return self.check(name, actual == expected, f"{show(actual)}, expected {show(expected)}")
+class Checks(_Checks):
+    """seedcheck's checks, where `has` returns the value (MISSING when it fails) and `status`
+    reads a `Reply` and takes one status or a collection of acceptable ones."""
 
     def has(self, name, body, path, test=lambda v: True, what="present"):
-        """Checks that `body` has `path` and that its value passes `test`; returns the value."""
         value = at(body, path)
         ok = value is not MISSING and test(value)
         self.check(
@@ -120,30 +54,12 @@ class Checks:
         return value if ok else MISSING
 
     def status(self, name, reply, expected):
-        """`expected`: an HTTP status, or a collection of acceptable ones."""
         ok = reply.status in expected if isinstance(expected, (set, tuple, list)) else (
             reply.status == expected
         )
         return self.check(
             f"{name}: HTTP {expected}", ok, f"HTTP {reply.status}: {reply.body[:1500]}"
         )
-
-    def run(self, name, fn):
-        """Runs one step; an exception is a failed check named `name`."""
-        try:
-            return fn()
-        except Exception:  # noqa: BLE001 - the traceback is the report
-            self.check(name, False, traceback.format_exc())
-            return None
-
-    def finish(self, section):
-        if self.failures:
-            print(f"seed {self.seed} {section}: {len(self.failures)} failed", file=sys.stderr)
-            for f in self.failures:
-                print(f"  - {f}", file=sys.stderr)
-            sys.exit(1)
-        gaps = f", {len(self.open_gaps)} known gaps open" if self.open_gaps else ""
-        print(f"seed {self.seed} {section}: ok ({self.count} checks{gaps})")
 
 
 class Reply:

@@ -3,6 +3,7 @@
 //! cloned from a migrated template and its own Redis key prefix, and starts the app in-process
 //! on port 0 (`spawn_app`). `TestApp` has one helper per common call.
 
+pub mod front;
 pub mod load;
 pub mod pg_proxy;
 pub mod process;

@@ -6,11 +6,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::response::Response;
 use openclaw_domain::Tier;
 use openclaw_mock_llm::MockLlm;
+use openclaw_tests::front::listing_front;
 use openclaw_tests::{spawn_with, AppOptions, TestApp, TestTenant};
 use serde_json::json;
 use tokio::task::JoinHandle;
@@ -39,46 +37,12 @@ async fn serve(router: axum::Router) -> (JoinHandle<()>, SocketAddr) {
 }
 
 /// An OpenAI-compatible upstream that serves S0's `qwen3.5-plus` besides the mock's `mock-1`
-/// (a deployment refuses a model its upstream does not list): it lists both and passes every
-/// other request on to the mock, streamed as it arrives.
+/// (a deployment refuses a model its upstream does not list).
 async fn openai_front(mock: String) -> (JoinHandle<()>, SocketAddr) {
-    async fn models() -> axum::Json<serde_json::Value> {
-        let model = |id: &str| json!({"id": id, "object": "model", "created": 1700000000, "owned_by": "mock"});
-        axum::Json(json!({"object": "list", "data": [model("mock-1"), model("qwen3.5-plus")]}))
-    }
-    async fn forward(State(mock): State<String>, req: Request) -> Response {
-        let (parts, body) = req.into_parts();
-        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let mut up = reqwest::Client::new().request(parts.method, format!("{mock}{path}"));
-        for (name, value) in &parts.headers {
-            if name != "host" && name != "content-length" {
-                up = up.header(name, value);
-            }
-        }
-        let resp = up.body(body).send().await.expect("mock-llm answers");
-        let mut out = Response::builder().status(resp.status());
-        for (name, value) in resp.headers() {
-            if name != "content-length" && name != "transfer-encoding" {
-                out = out.header(name, value);
-            }
-        }
-        let chunks = futures::stream::unfold(resp, |mut resp| async move {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => Some((Ok::<_, reqwest::Error>(chunk), resp)),
-                Ok(None) => None,
-                Err(e) => Some((Err(e), resp)),
-            }
-        });
-        out.body(Body::from_stream(chunks)).unwrap()
-    }
-    serve(
-        axum::Router::new()
-            .route("/v1/models", axum::routing::get(models))
-            .fallback(forward)
-            .with_state(mock),
-    )
-    .await
+    let model =
+        |id: &str| json!({"id": id, "object": "model", "created": 1700000000, "owned_by": "mock"});
+    let listing = json!({"object": "list", "data": [model("mock-1"), model("qwen3.5-plus")]});
+    listing_front(mock, listing).await
 }
 
 /// Open-Meteo's geocoding and forecast APIs as the `weather` skill calls them: 北京 and 서울

@@ -10,11 +10,8 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::response::Response;
-use axum::routing::get;
 use openclaw_mock_llm::MockLlm;
+use openclaw_tests::front::listing_front;
 use openclaw_tests::{spawn_with, AppOptions, TestApp};
 use serde_json::json;
 
@@ -64,50 +61,13 @@ pub async fn seed_app_with(
 
 /// An Anthropic upstream that lists `claude-3-5-sonnet` and passes everything else to `mock`.
 async fn anthropic_front(mock: String) -> (tokio::task::JoinHandle<()>, String) {
-    async fn models() -> axum::Json<serde_json::Value> {
-        axum::Json(json!({
-            "data": [{"type": "model", "id": "claude-3-5-sonnet", "display_name": "Claude 3.5 Sonnet",
-                      "created_at": "2024-10-22T00:00:00Z"}],
-            "has_more": false, "first_id": "claude-3-5-sonnet", "last_id": "claude-3-5-sonnet",
-        }))
-    }
-    async fn forward(State(mock): State<String>, req: Request) -> Response {
-        let (parts, body) = req.into_parts();
-        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let mut up = reqwest::Client::new().request(parts.method, format!("{mock}{path}"));
-        for (name, value) in &parts.headers {
-            if name != "host" && name != "content-length" {
-                up = up.header(name, value);
-            }
-        }
-        let resp = up.body(body).send().await.expect("mock-llm answers");
-        let mut out = Response::builder().status(resp.status());
-        for (name, value) in resp.headers() {
-            if name != "content-length" && name != "transfer-encoding" {
-                out = out.header(name, value);
-            }
-        }
-        // Streamed on as it arrives, so that the gateway sees the mock's SSE as it is sent.
-        let chunks = futures::stream::unfold(resp, |mut resp| async move {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => Some((Ok::<_, reqwest::Error>(chunk), resp)),
-                Ok(None) => None,
-                Err(e) => Some((Err(e), resp)),
-            }
-        });
-        out.body(Body::from_stream(chunks)).unwrap()
-    }
-    let router = axum::Router::new()
-        .route("/v1/models", get(models))
-        .fallback(forward)
-        .with_state(mock);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router).await.unwrap();
+    let listing = json!({
+        "data": [{"type": "model", "id": "claude-3-5-sonnet", "display_name": "Claude 3.5 Sonnet",
+                  "created_at": "2024-10-22T00:00:00Z"}],
+        "has_more": false, "first_id": "claude-3-5-sonnet", "last_id": "claude-3-5-sonnet",
     });
-    (task, url)
+    let (task, addr) = listing_front(mock, listing).await;
+    (task, format!("http://{addr}"))
 }
 
 /// `tests/seeds/NAME`.
