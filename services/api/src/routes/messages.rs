@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use super::runs::{self, finish, render_stream, sse, Done};
 use super::sessions::Dialect;
 use crate::auth::Authenticated;
+use crate::dialect::s4;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::middleware::envelope::Enveloped;
@@ -447,26 +448,19 @@ pub async fn agent_start(
     Ok((runs::start(state, auth, req, "sessionKey").await?, stream))
 }
 
-fn s4_frames(run_id: String) -> impl Fn(&RunEvent) -> Vec<Event> + Send + 'static {
+/// S4's SSE: each event as `event: <name>` with the view both transports share.
+fn s4_frames(
+    run_id: String,
+    session_key: String,
+) -> impl Fn(&RunEvent) -> Vec<Event> + Send + 'static {
     move |e: &RunEvent| {
-        match &e.kind {
-        RunEventKind::Delta { text } => vec![Event::default().event("delta").data(json!({"delta": text, "runId": run_id}).to_string())],
-        RunEventKind::Done { finish_reason, input_tokens, output_tokens, .. } => vec![Event::default().event("done").data(
-            json!({
-                "runId": run_id,
-                "finishReason": finish_reason,
-                "usage": {"promptTokens": input_tokens, "completionTokens": output_tokens, "totalTokens": input_tokens + output_tokens},
+        s4::event(&e.kind, &run_id, &session_key)
+            .map(|view| {
+                let data = serde_json::to_string(&view).expect("a view serialises");
+                Event::default().event(view.sse_name()).data(data)
             })
-            .to_string(),
-        )],
-        RunEventKind::Error { code, message, .. } => vec![Event::default()
-            .event("error")
-            .data(json!({"runId": run_id, "code": code, "message": message}).to_string())],
-        RunEventKind::ToolCall { name, arguments, .. } => vec![Event::default()
-            .event("tool_call")
-            .data(json!({"runId": run_id, "tool": name, "params": arguments}).to_string())],
-        RunEventKind::Start { .. } | RunEventKind::ToolResult { .. } => Vec::new(),
-    }
+            .into_iter()
+            .collect()
     }
 }
 
@@ -477,16 +471,16 @@ pub async fn agent_run(
 ) -> ApiResult<Response> {
     let (started, stream) = agent_start(&state, &auth, body, None).await?;
     if stream == Some(true) {
-        let frames = s4_frames(run_wire_id(started.run_id));
+        let frames = s4_frames(run_wire_id(started.run_id), started.session_key.clone());
         return Ok(sse(render_stream(started.events, frames, Vec::new())));
     }
     let d = finish(started, None).await?;
-    Ok(Json(json!({
-        "runId": run_wire_id(d.run_id),
-        "sessionKey": d.session_key,
-        "response": d.content,
-        "usage": {"promptTokens": d.input_tokens, "completionTokens": d.output_tokens, "totalTokens": d.input_tokens + d.output_tokens},
-    }))
+    Ok(Json(s4::RunView {
+        run_id: &run_wire_id(d.run_id),
+        session_key: &d.session_key,
+        response: &d.content,
+        usage: s4::Usage::of(d.input_tokens, d.output_tokens),
+    })
     .into_response())
 }
 
@@ -496,7 +490,7 @@ pub async fn agent_run_stream(
     ApiJson(body): ApiJson<AgentRunBody>,
 ) -> ApiResult<Response> {
     let (started, _) = agent_start(&state, &auth, body, None).await?;
-    let frames = s4_frames(run_wire_id(started.run_id));
+    let frames = s4_frames(run_wire_id(started.run_id), started.session_key.clone());
     Ok(sse(render_stream(started.events, frames, Vec::new())))
 }
 

@@ -17,6 +17,7 @@ use super::conn::{Conn, Flow};
 use super::frames::{error_event, event, text};
 use super::slots::ChatPermit;
 use crate::auth::Authenticated;
+use crate::dialect::s4 as s4_view;
 use crate::error::ApiError;
 use crate::extract::{parse_json, ApiQuery};
 use crate::middleware::rate_limit::too_many_concurrent;
@@ -185,70 +186,26 @@ async fn forward_chat(
         ..
     } = started;
     while let Some(e) = events.next().await {
-        let frame = match e.kind {
-            RunEventKind::Start { .. } => continue,
-            RunEventKind::Delta { text: delta } => {
-                if !deltas {
-                    continue;
-                }
-                event(
-                    "chat.delta",
-                    &id,
-                    json!({"sessionKey": session_key, "delta": delta, "runId": run_id}),
-                )
-            }
-            RunEventKind::ToolCall {
-                id: call,
-                name,
-                arguments,
-            } => event(
-                "tool.call",
-                &id,
-                json!({"runId": run_id, "tool": name, "params": arguments, "callId": call}),
-            ),
-            RunEventKind::ToolResult {
-                id: call,
-                name,
-                output,
-                is_error,
-            } => event(
-                "tool.result",
-                &id,
-                json!({"runId": run_id, "tool": name, "result": output, "isError": is_error, "callId": call}),
-            ),
-            RunEventKind::Done {
-                content,
-                finish_reason,
-                input_tokens,
-                output_tokens,
-                ..
-            } => event(
-                "chat.done",
-                &id,
-                json!({
-                    "sessionKey": session_key,
-                    "runId": run_id,
-                    "content": content,
-                    "finishReason": finish_reason,
-                    "usage": {
-                        "promptTokens": input_tokens,
-                        "completionTokens": output_tokens,
-                        "totalTokens": input_tokens + output_tokens,
-                    },
-                }),
-            ),
+        let frame = match &e.kind {
+            RunEventKind::Delta { .. } if !deltas => continue,
+            // Error frames keep the WebSocket's own error shape, with the run's code (`cancelled`,
+            // `upstream_error`…), which says what happened.
             RunEventKind::Error {
                 code,
                 message,
                 kind,
                 ..
             } => {
-                let mut frame = error_event(&id, &Error::new(kind, message), Some(&run_id));
-                // The run's own code (`cancelled`, `upstream_error`…) says what happened.
+                let mut frame =
+                    error_event(&id, &Error::new(*kind, message.clone()), Some(&run_id));
                 frame["code"] = json!(code);
                 frame["data"]["code"] = json!(code);
                 frame
             }
+            kind => match s4_view::event(kind, &run_id, &session_key) {
+                Some(view) => event(view.ws_type(), &id, json!(view)),
+                None => continue,
+            },
         };
         if out.send(text(&frame)).await.is_err() {
             return;

@@ -1,0 +1,151 @@
+//! S4's views (the OpenClaw gateway's camelCase shapes): the answer of `POST /v1/agent/run`
+//! and the run events that `/v1/agent/run/stream` (SSE) and WebSocket's `chat.run` both send,
+//! rendered once here so the two transports carry the same fields.
+
+use openclaw_engine::RunEventKind;
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+}
+
+impl Usage {
+    pub fn of(input_tokens: u64, output_tokens: u64) -> Usage {
+        Usage {
+            prompt_tokens: input_tokens,
+            completion_tokens: output_tokens,
+            total_tokens: input_tokens + output_tokens,
+        }
+    }
+}
+
+/// `POST /v1/agent/run`'s answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunView<'a> {
+    pub run_id: &'a str,
+    pub session_key: &'a str,
+    pub response: &'a str,
+    pub usage: Usage,
+}
+
+/// One run event in S4's words.
+#[derive(Debug, Serialize)]
+#[serde(untagged, rename_all_fields = "camelCase")]
+pub enum EventView<'a> {
+    Delta {
+        session_key: &'a str,
+        run_id: &'a str,
+        delta: &'a str,
+    },
+    ToolCall {
+        run_id: &'a str,
+        call_id: &'a str,
+        tool: &'a str,
+        params: &'a Value,
+    },
+    ToolResult {
+        run_id: &'a str,
+        call_id: &'a str,
+        tool: &'a str,
+        result: &'a Value,
+        is_error: bool,
+    },
+    Done {
+        session_key: &'a str,
+        run_id: &'a str,
+        content: &'a str,
+        finish_reason: &'a str,
+        usage: Usage,
+    },
+    Error {
+        run_id: &'a str,
+        code: &'a str,
+        message: &'a str,
+    },
+}
+
+impl EventView<'_> {
+    /// The SSE event name (`delta`, `tool_call`, `tool_result`, `done`, `error`).
+    pub fn sse_name(&self) -> &'static str {
+        match self {
+            EventView::Delta { .. } => "delta",
+            EventView::ToolCall { .. } => "tool_call",
+            EventView::ToolResult { .. } => "tool_result",
+            EventView::Done { .. } => "done",
+            EventView::Error { .. } => "error",
+        }
+    }
+
+    /// The WebSocket frame type (`chat.delta`, `tool.call`, `tool.result`, `chat.done`, `error`).
+    pub fn ws_type(&self) -> &'static str {
+        match self {
+            EventView::Delta { .. } => "chat.delta",
+            EventView::ToolCall { .. } => "tool.call",
+            EventView::ToolResult { .. } => "tool.result",
+            EventView::Done { .. } => "chat.done",
+            EventView::Error { .. } => "error",
+        }
+    }
+}
+
+/// A run event as S4 shows it; `None` for what S4 does not show (the start).
+pub fn event<'a>(
+    kind: &'a RunEventKind,
+    run_id: &'a str,
+    session_key: &'a str,
+) -> Option<EventView<'a>> {
+    Some(match kind {
+        RunEventKind::Start { .. } => return None,
+        RunEventKind::Delta { text } => EventView::Delta {
+            session_key,
+            run_id,
+            delta: text,
+        },
+        RunEventKind::ToolCall {
+            id,
+            name,
+            arguments,
+        } => EventView::ToolCall {
+            run_id,
+            call_id: id,
+            tool: name,
+            params: arguments,
+        },
+        RunEventKind::ToolResult {
+            id,
+            name,
+            output,
+            is_error,
+        } => EventView::ToolResult {
+            run_id,
+            call_id: id,
+            tool: name,
+            result: output,
+            is_error: *is_error,
+        },
+        RunEventKind::Done {
+            content,
+            finish_reason,
+            input_tokens,
+            output_tokens,
+            ..
+        } => EventView::Done {
+            session_key,
+            run_id,
+            content,
+            finish_reason,
+            usage: Usage::of(*input_tokens, *output_tokens),
+        },
+        RunEventKind::Error { code, message, .. } => EventView::Error {
+            run_id,
+            code,
+            message,
+        },
+    })
+}
