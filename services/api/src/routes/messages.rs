@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use super::runs::{self, finish, render_stream, sse, Done};
 use super::sessions::Dialect;
 use crate::auth::Authenticated;
-use crate::dialect::s4;
+use crate::dialect::{s2, s4};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::middleware::envelope::Enveloped;
@@ -67,48 +67,12 @@ pub struct MessageBody {
 }
 
 fn s2_reply(d: &Done) -> Value {
-    json!({
-        "id": d.message_id,
-        "conversation_id": d.session_key,
-        "role": "assistant",
-        "content": d.content,
-        "skills_used": d.tools_used,
-        "tokens": {"input": d.input_tokens, "output": d.output_tokens, "total": d.input_tokens + d.output_tokens},
-        "latency_ms": d.latency_ms,
-        "model": d.model,
-    })
+    json!(s2::Reply::of(&d.answer, &d.session_key, &d.model))
 }
 
 /// S2's SSE: `data: {"type": …}` frames.
 fn s2_frames(e: &RunEvent) -> Vec<Event> {
-    vec![data(match &e.kind {
-        RunEventKind::Start { session_key, .. } => {
-            json!({"type": "start", "conversation_id": session_key})
-        }
-        RunEventKind::Delta { text } => json!({"type": "token", "content": text}),
-        RunEventKind::ToolCall { name, .. } => {
-            json!({"type": "skill_call", "skill": name, "status": "invoking"})
-        }
-        RunEventKind::ToolResult {
-            name,
-            output,
-            is_error,
-            ..
-        } => {
-            let status = if *is_error { "failed" } else { "completed" };
-            json!({"type": "skill_result", "skill": name, "status": status, "result": output})
-        }
-        RunEventKind::Done {
-            input_tokens,
-            output_tokens,
-            ..
-        } => {
-            json!({"type": "end", "tokens": {"input": input_tokens, "output": output_tokens}})
-        }
-        RunEventKind::Error { code, message, .. } => {
-            json!({"type": "error", "error": {"code": code, "message": message}})
-        }
-    })]
+    vec![data(json!(s2::frame(&e.kind)))]
 }
 
 /// S0's SSE: `data: {"chunk": …}` then `data: [DONE]`.

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::conn::{Conn, Flow};
 use super::frames::{error_event, event, text};
+use crate::dialect::s2;
 use crate::error::ApiError;
 use crate::routes::runs::finish;
 
@@ -81,11 +82,13 @@ impl Conn {
                         &id,
                         json!({"content": d.content, "conversation_id": d.session_key, "runId": run_id}),
                     );
-                    f["content"] = json!(d.content);
-                    f["conversation_id"] = json!(d.session_key);
-                    f["skills_used"] = json!(d.tools_used);
-                    f["tokens"] = json!({"input": d.input_tokens, "output": d.output_tokens,
-                                         "total": d.input_tokens + d.output_tokens});
+                    // S2's reply at the top level, as `POST /v1/message` answers it, but for its
+                    // `id`: a frame's `id` is the request's, so the message's is `message_id`.
+                    let reply = json!(s2::Reply::of(&d.answer, &d.session_key, &d.model));
+                    for (field, value) in reply.as_object().into_iter().flatten() {
+                        let field = if field == "id" { "message_id" } else { field };
+                        f[field] = value.clone();
+                    }
                     f
                 }
                 Err(ApiError(e)) => error_event(&id, &e, Some(&run_id)),
