@@ -301,11 +301,27 @@ async fn s2_message_frames_are_answered_with_a_response_in_one_conversation() {
     ws.send(&json!({"type": "auth", "token": t.key})).await;
     assert_eq!(ws.next_event().await["type"], "auth_success");
     mock.push(says("你好！有什么可以帮你？"));
-    ws.send(&json!({"type": "message", "channel": "api", "content": "你好"}))
+    let meta = json!({"user_id": "user_001", "user_name": "사용자"});
+    ws.send(&json!({"type": "message", "channel": "api", "content": "你好", "metadata": meta}))
         .await;
     let (resp, _) = ws.until("response", None).await;
     assert_eq!(resp["content"], "你好！有什么可以帮你？", "{resp}");
+    // The same reply as POST /v1/message's, the frame's `id` left to the request's.
+    assert!(
+        resp["message_id"].as_str().unwrap().starts_with("msg_"),
+        "{resp}"
+    );
+    assert_eq!(resp["role"], "assistant", "{resp}");
     let conversation = resp["conversation_id"].as_str().unwrap().to_string();
+    // Metadata that is not an object: an error frame naming it, and no run.
+    ws.send(&json!({"type": "message", "content": "x", "metadata": "user_001"}))
+        .await;
+    let e = ws.next_event().await;
+    assert_eq!(
+        (e["type"].as_str(), e["data"]["param"].as_str()),
+        (Some("error"), Some("metadata")),
+        "{e}"
+    );
     mock.push(says("second"));
     ws.send(&json!({"type": "message", "channel": "api", "content": "again"}))
         .await;
@@ -321,6 +337,12 @@ async fn s2_message_frames_are_answered_with_a_response_in_one_conversation() {
         .await;
     assert_eq!(conv["messageCount"], 4, "{conv}");
     assert_eq!(conv["channel"], "api", "{conv}");
+    // S2's metadata is kept with the user's message, as over HTTP.
+    let read = app
+        .get_json(&format!("/v1/conversations/{conversation}"), &t.key)
+        .await;
+    assert_eq!(read["messages"][0]["metadata"], meta, "{read}");
+    assert!(read["messages"][2]["metadata"].is_null(), "{read}");
     // The model saw the first exchange with the second message.
     let last = mock.requests().pop().unwrap();
     assert!(

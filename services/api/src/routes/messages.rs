@@ -94,6 +94,27 @@ const MAX_TIMEOUT_MS: u64 = 300_000;
 /// S2's `metadata` (`user_id`, `user_name`, `attachments`, …) is stored with the user's message.
 const MAX_METADATA_BYTES: usize = 16 * 1024;
 
+/// S2's `metadata`, checked (an object of at most `MAX_METADATA_BYTES`); `null` is none. The
+/// HTTP message and the WebSocket's message frame take it alike.
+pub(crate) fn s2_metadata(metadata: Option<Value>) -> ApiResult<Option<Value>> {
+    let metadata = metadata.filter(|m| !m.is_null());
+    if let Some(m) = &metadata {
+        if !m.is_object() {
+            return Err(ApiError::invalid(
+                "metadata",
+                "`metadata` must be an object",
+            ));
+        }
+        if m.to_string().len() > MAX_METADATA_BYTES {
+            return Err(ApiError::invalid(
+                "metadata",
+                format!("`metadata` must be at most {MAX_METADATA_BYTES} bytes of JSON"),
+            ));
+        }
+    }
+    Ok(metadata)
+}
+
 pub async fn message(
     State(state): State<AppState>,
     Extension(dialect): Extension<Dialect>,
@@ -125,21 +146,7 @@ async fn s2_message(
     let message = body
         .message
         .ok_or_else(|| ApiError::invalid("message", "`message` is required"))?;
-    let metadata = body.metadata.filter(|m| !m.is_null());
-    if let Some(m) = &metadata {
-        if !m.is_object() {
-            return Err(ApiError::invalid(
-                "metadata",
-                "`metadata` must be an object",
-            ));
-        }
-        if m.to_string().len() > MAX_METADATA_BYTES {
-            return Err(ApiError::invalid(
-                "metadata",
-                format!("`metadata` must be at most {MAX_METADATA_BYTES} bytes of JSON"),
-            ));
-        }
-    }
+    let metadata = s2_metadata(body.metadata)?;
     let timeout_ms = body.timeout_ms.unwrap_or(30_000);
     if timeout_ms == 0 || timeout_ms > MAX_TIMEOUT_MS {
         return Err(ApiError::invalid(

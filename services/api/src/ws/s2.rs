@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::routes::runs::finish;
 
 impl Conn {
-    /// S2's `{"type":"message","channel","content"}` → `{"type":"response","content"}` when the
+    /// S2's `{"type":"message","channel","content","metadata"}` → `{"type":"response","content"}` when the
     /// run ends. The connection's messages continue one conversation (`conversation_id` picks
     /// another).
     pub(super) async fn on_s2_message(&mut self, id: &Value, frame: &Value) -> Flow {
@@ -47,11 +47,19 @@ impl Conn {
                 .get_or_insert_with(|| format!("ws-{}", self.client_id))
                 .clone(),
         };
+        let metadata = match crate::routes::messages::s2_metadata(frame.get("metadata").cloned()) {
+            Ok(m) => m,
+            Err(ApiError(e)) => {
+                self.error(id, &e).await;
+                return Flow::Continue;
+            }
+        };
         let Some(permit) = self.chat_permit(id, &auth).await else {
             return Flow::Continue;
         };
         let req = RunRequest {
             message: content.to_string(),
+            metadata,
             channel: Some(channel),
             session_key: Some(conversation),
             ..Default::default()
