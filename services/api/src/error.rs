@@ -7,8 +7,6 @@ use openclaw_domain::{Error, ErrorKind};
 use openclaw_store::StoreError;
 use serde_json::json;
 
-use crate::middleware::request_id;
-
 #[derive(Debug)]
 pub struct ApiError(pub Error);
 
@@ -63,7 +61,7 @@ pub fn error_body(e: &Error) -> serde_json::Value {
         "type": kind,
         "param": e.param,
         "details": e.details,
-        "request_id": request_id::current(),
+        "request_id": crate::context::request_id(),
     }})
 }
 

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod context;
 pub mod dialect;
 pub mod error;
 pub mod extract;

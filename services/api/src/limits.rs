@@ -153,6 +153,33 @@ fn local_cell(limits: &Limits, interval: Duration) -> Arc<LocalCell> {
     Arc::new(RateLimiter::direct(quota).with_middleware::<StateInformationMiddleware>())
 }
 
+/// This replica's WebSocket connections per tenant: the cap while Redis is absent or down (the
+/// shared count, in Redis, is `openclaw_store::redis`'s).
+#[derive(Default)]
+pub struct Connections {
+    local: DashMap<TenantId, u32>,
+}
+
+impl Connections {
+    /// Counts a connection of `tenant` here if it has fewer than `cap` (`cap`: `None` counts
+    /// it whatever the number, the shared count having admitted it).
+    pub(crate) fn admit(&self, tenant: TenantId, cap: Option<u32>) -> bool {
+        let mut n = self.local.entry(tenant).or_insert(0);
+        if cap.is_some_and(|cap| *n >= cap) {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    pub(crate) fn leave(&self, tenant: TenantId) {
+        if let Some(mut n) = self.local.get_mut(&tenant) {
+            *n = n.saturating_sub(1);
+        }
+        self.local.remove_if(&tenant, |_, n| *n == 0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +221,25 @@ mod tests {
         assert!(limiter.try_acquire(b, 2).is_some());
         drop(held);
         assert!(limiter.try_acquire(a, 2).is_some());
+    }
+}
+
+#[cfg(test)]
+mod connection_tests {
+    use super::*;
+
+    #[test]
+    fn local_connections_are_capped_and_empty_tenants_forgotten() {
+        let hub = Connections::default();
+        let t = TenantId::new();
+        assert!(hub.admit(t, Some(2)));
+        assert!(hub.admit(t, Some(2)));
+        assert!(!hub.admit(t, Some(2)));
+        assert!(hub.admit(t, None), "admitted by the shared count");
+        assert_eq!(hub.local.get(&t).map(|n| *n), Some(3));
+        for _ in 0..3 {
+            hub.leave(t);
+        }
+        assert!(hub.local.is_empty());
     }
 }

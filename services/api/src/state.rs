@@ -36,7 +36,7 @@ struct Inner {
     job_waiters: DashMap<Uuid, Arc<Notify>>,
     /// Cancelled when the replica starts draining: WebSocket connections close on it.
     closing: CancellationToken,
-    ws: crate::ws::Hub,
+    ws: crate::limits::Connections,
     /// The port `serve` listens on (the configured one may be 0: any free port).
     port: std::sync::OnceLock<u16>,
 }
@@ -65,7 +65,7 @@ impl AppState {
             tracker,
             job_waiters: DashMap::new(),
             closing: CancellationToken::new(),
-            ws: crate::ws::Hub::default(),
+            ws: crate::limits::Connections::default(),
             port: std::sync::OnceLock::new(),
         }))
     }
@@ -180,7 +180,7 @@ impl AppState {
     }
 
     /// This replica's WebSocket connections.
-    pub fn ws(&self) -> &crate::ws::Hub {
+    pub fn ws(&self) -> &crate::limits::Connections {
         &self.0.ws
     }
 

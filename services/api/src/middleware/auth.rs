@@ -91,7 +91,7 @@ fn has_query_token(req: &Request) -> bool {
 /// Query strings end up in proxy and access logs: credentials there are refused on every route
 /// but WebSocket upgrades (browsers cannot set headers on those).
 pub async fn no_query_credentials(req: Request, next: Next) -> Response {
-    let websocket = crate::ws::is_ws_path(req.uri().path());
+    let websocket = is_ws_path(req.uri().path());
     if !websocket && has_query_token(&req) {
         return ApiError::invalid(
             "token",
@@ -176,5 +176,23 @@ pub async fn operator(State(state): State<AppState>, req: Request, next: Next) -
                 )),
             },
         ),
+    }
+}
+
+/// The paths that accept a WebSocket upgrade (and so `?token=` in the query).
+pub fn is_ws_path(path: &str) -> bool {
+    matches!(path, "/" | "/ws" | "/v1/ws" | "/api/v1/ws")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_ws_path;
+
+    #[test]
+    fn ws_paths() {
+        for p in ["/", "/ws", "/v1/ws", "/api/v1/ws"] {
+            assert!(is_ws_path(p), "{p}");
+        }
+        assert!(!is_ws_path("/v1/message"));
     }
 }

@@ -1,5 +1,5 @@
 //! `x-request-id`: propagated when the client (or a proxy) sent a sane one, generated
-//! otherwise, echoed on every response and available to error bodies through a task-local.
+//! otherwise, echoed on every response and available to error bodies through `crate::context`.
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
@@ -8,15 +8,6 @@ use axum::response::Response;
 use uuid::Uuid;
 
 pub const HEADER: &str = "x-request-id";
-
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being served, if called inside one.
-pub fn current() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
-}
 
 fn acceptable(id: &str) -> bool {
     (1..=128).contains(&id.len())
@@ -39,7 +30,7 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
         .unwrap_or_else(generate);
     let value = HeaderValue::from_str(&id).expect("checked or generated ids are header-safe");
     req.headers_mut().insert(HEADER, value.clone());
-    let mut resp = REQUEST_ID.scope(id, next.run(req)).await;
+    let mut resp = crate::context::with_request_id(id, next.run(req)).await;
     resp.headers_mut().insert(HEADER, value);
     resp
 }

@@ -1,4 +1,4 @@
-//! A connection's slot among its tenant's (shared through Redis, else this replica's `Hub`) and
+//! A connection's slot among its tenant's (shared through Redis, else this replica's `limits::Connections`) and
 //! the permit a chat holds while it streams; both given back when dropped.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
