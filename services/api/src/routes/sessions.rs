@@ -231,19 +231,29 @@ pub async fn list(
     auth: Authenticated,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
+    Ok(Json(list_sessions(&state, &auth, q, dialect).await?))
+}
+
+/// The caller's sessions in `dialect`'s shape: the route's and WebSocket `session.list`'s.
+pub async fn list_sessions(
+    state: &AppState,
+    auth: &Authenticated,
+    q: ListQuery,
+    dialect: Dialect,
+) -> ApiResult<Value> {
     auth.require(Scope::Sessions)?;
     let filter = q.filter(50, 200)?;
-    let (sessions, total) = visible_sessions(&state, &auth, &filter).await?;
+    let (sessions, total) = visible_sessions(state, auth, &filter).await?;
     let view = match dialect {
         Dialect::Gateway => gateway_view,
         Dialect::Hosted => hosted_view,
     };
-    Ok(Json(json!({
+    Ok(json!({
         "sessions": sessions.iter().map(view).collect::<Vec<_>>(),
         "total": total,
         "limit": filter.limit,
         "offset": filter.offset,
-    })))
+    }))
 }
 
 /// A live session of the caller's, or 404.
@@ -264,14 +274,25 @@ pub async fn get(
     auth: Authenticated,
     Path(key): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    Ok(Json(get_session(&state, &auth, &key, dialect).await?))
+}
+
+/// One of the caller's sessions in `dialect`'s shape, with its context: the route's and
+/// WebSocket `session.get`'s.
+pub async fn get_session(
+    state: &AppState,
+    auth: &Authenticated,
+    key: &str,
+    dialect: Dialect,
+) -> ApiResult<Value> {
     auth.require(Scope::Sessions)?;
-    let s = session(&state, &auth, &key).await?;
+    let s = session(state, auth, key).await?;
     let mut body = match dialect {
         Dialect::Gateway => gateway_view(&s),
         Dialect::Hosted => hosted_view(&s),
     };
     body["context"] = s.context.clone();
-    Ok(Json(body))
+    Ok(body)
 }
 
 async fn delete_for(state: &AppState, auth: &Authenticated, key: &str) -> ApiResult<()> {

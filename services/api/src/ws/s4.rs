@@ -5,8 +5,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::ws::Message;
-use axum::extract::{Path, State};
-use axum::{Extension, Json};
 use openclaw_domain::{Error, ErrorKind};
 use openclaw_engine::run::run_wire_id;
 use openclaw_engine::{RunEventKind, Started};
@@ -19,7 +17,7 @@ use super::slots::ChatPermit;
 use crate::auth::Authenticated;
 use crate::dialect::s4 as s4_view;
 use crate::error::ApiError;
-use crate::extract::{parse_json, ApiQuery};
+use crate::extract::parse_json;
 use crate::middleware::rate_limit::too_many_concurrent;
 use crate::routes::messages::{agent_start, AgentRunBody};
 use crate::routes::runs::abort_run;
@@ -61,20 +59,11 @@ impl Conn {
                 Err(e) => Err(e),
             },
             "session.list" => match parse_params(&params) {
-                Ok(query) => sessions::list(
-                    State(state),
-                    Extension(Dialect::Hosted),
-                    auth,
-                    ApiQuery(query),
-                )
-                .await
-                .map(|Json(v)| v),
+                Ok(query) => sessions::list_sessions(&state, &auth, query, Dialect::Hosted).await,
                 Err(e) => Err(e),
             },
             "session.get" => match string_param(&params, &["sessionKey", "session_key"]) {
-                Ok(key) => sessions::get(State(state), Extension(Dialect::Hosted), auth, Path(key))
-                    .await
-                    .map(|Json(v)| v),
+                Ok(key) => sessions::get_session(&state, &auth, &key, Dialect::Hosted).await,
                 Err(e) => Err(e),
             },
             "channel.list" => Ok(json!({
