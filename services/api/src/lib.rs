@@ -32,11 +32,12 @@ use tokio_util::sync::CancellationToken;
 pub use config::{Config, JwtKey};
 pub use state::AppState;
 
+use crate::dialect::Dialect;
 use crate::error::ApiError;
 use crate::middleware::{
     envelope, gateway_errors, normalise, rate_limit, request_id, telemetry, timeout,
 };
-use crate::routes::sessions::{self, Dialect};
+use crate::routes::sessions;
 use crate::routes::{
     admin, agents, health, keys, memory, messages, openai, runs, skills, status, tasks, tokens,
 };

@@ -4,3 +4,12 @@
 
 pub mod s2;
 pub mod s4;
+
+/// Which seed's view a route serves; set per prefix by the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `/v1`: S1 and S4 shapes.
+    Hosted,
+    /// `/api/v1`: S0's shapes (wrapped by the envelope layer).
+    Gateway,
+}

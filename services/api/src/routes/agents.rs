@@ -23,12 +23,12 @@ use uuid::Uuid;
 
 use super::parse_id;
 use super::runs::{event_frames, generic, last_event_id, run_event_stream, sse};
-use super::sessions::Dialect;
 use super::tasks::{
     cancel_job, check_capacity, created, list_page, load_job, run_ref, timeout_ms, wait_duration,
     ListQuery, WaitQuery,
 };
 use crate::auth::Authenticated;
+use crate::dialect::Dialect;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;

@@ -19,8 +19,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::sessions::Dialect;
 use crate::auth::Authenticated;
+use crate::dialect::Dialect;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, ApiJson, ApiQuery};
 use crate::middleware::envelope::Enveloped;

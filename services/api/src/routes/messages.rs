@@ -19,8 +19,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::runs::{self, finish, render_stream, sse, Done};
-use super::sessions::Dialect;
 use crate::auth::Authenticated;
+use crate::dialect::Dialect;
 use crate::dialect::{s2, s4};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;

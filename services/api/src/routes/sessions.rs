@@ -14,18 +14,10 @@ use serde_json::{json, Value};
 
 use super::valid_name;
 use crate::auth::Authenticated;
+use crate::dialect::Dialect;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
-
-/// Which seed's view a route serves; set per prefix by the router.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// `/v1`: S1 and S4 shapes.
-    Hosted,
-    /// `/api/v1`: S0's shapes (wrapped by the envelope layer).
-    Gateway,
-}
 
 const MAX_TTL_SECS: u64 = 365 * 24 * 3600;
 const MAX_CONTEXT_BYTES: usize = 64 * 1024;

@@ -20,8 +20,8 @@ use rand::distributions::{Alphanumeric, DistString};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::sessions::Dialect;
 use crate::auth::Authenticated;
+use crate::dialect::Dialect;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, ApiJson};
 use crate::middleware::envelope::Enveloped;

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::auth::Authenticated;
 use crate::config::VERSION;
-use crate::routes::sessions::Dialect;
+use crate::dialect::Dialect;
 use crate::state::AppState;
 
 /// S2's sections, gathered for the caller's tenant. A database hiccup leaves the counters at

@@ -21,9 +21,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::sessions::{valid_session_key, Dialect};
+use super::sessions::valid_session_key;
 use super::{parse_id, valid_name};
 use crate::auth::Authenticated;
+use crate::dialect::Dialect;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;

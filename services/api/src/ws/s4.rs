@@ -16,12 +16,13 @@ use super::frames::{error_event, event, text};
 use super::slots::ChatPermit;
 use crate::auth::Authenticated;
 use crate::dialect::s4 as s4_view;
+use crate::dialect::Dialect;
 use crate::error::ApiError;
 use crate::extract::parse_json;
 use crate::middleware::rate_limit::too_many_concurrent;
 use crate::routes::messages::{agent_start, AgentRunBody};
 use crate::routes::runs::abort_run;
-use crate::routes::sessions::{self, Dialect};
+use crate::routes::sessions;
 use crate::routes::status;
 
 /// The S4 methods, for the error that names an unknown one.
