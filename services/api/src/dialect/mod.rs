@@ -1,8 +1,10 @@
 //! Each seed's wire shapes in one place, as typed views (`Serialize` structs) that the HTTP
-//! routes and the WebSocket both render. S2's and S4's live here so far; the others are still
-//! in their resource modules (`routes/`).
+//! routes and the WebSocket both render. The message and run views of S0, S2, S3 and S4 live
+//! here so far; the other resources' views are still in their modules (`routes/`).
 
+pub mod s0;
 pub mod s2;
+pub mod s3;
 pub mod s4;
 
 /// Which seed's view a route serves; set per prefix by the router.

@@ -14,14 +14,14 @@ use axum::{Extension, Json};
 use chrono::Utc;
 use openclaw_domain::{RunStatus, Scope};
 use openclaw_engine::run::{parse_run_id, run_wire_id};
-use openclaw_engine::{RunEvent, RunEventKind, RunRequest, Thinking};
+use openclaw_engine::{RunEvent, RunRequest, Thinking};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::runs::{self, finish, render_stream, sse, Done};
 use crate::auth::Authenticated;
 use crate::dialect::Dialect;
-use crate::dialect::{s2, s4};
+use crate::dialect::{s0, s2, s3, s4};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::middleware::envelope::Enveloped;
@@ -77,13 +77,10 @@ fn s2_frames(e: &RunEvent) -> Vec<Event> {
 
 /// S0's SSE: `data: {"chunk": …}` then `data: [DONE]`.
 fn s0_frames(e: &RunEvent) -> Vec<Event> {
-    match &e.kind {
-        RunEventKind::Delta { text } => vec![data(json!({"chunk": text}))],
-        RunEventKind::Error { code, message, .. } => {
-            vec![data(json!({"error": {"code": code, "message": message}}))]
-        }
-        _ => Vec::new(),
-    }
+    s0::frame(&e.kind)
+        .map(|f| data(json!(f)))
+        .into_iter()
+        .collect()
 }
 
 fn done_frame() -> Vec<Event> {
@@ -199,12 +196,7 @@ async fn s0_message(
         return Ok(sse(render_stream(started.events, s0_frames, done_frame())));
     }
     let d = finish(started, None).await?;
-    Ok(Json(json!({
-        "messageId": d.message_id,
-        "text": d.content,
-        "usage": {"inputTokens": d.input_tokens, "outputTokens": d.output_tokens},
-    }))
-    .into_response())
+    Ok(Json(s0::Reply::of(&d.answer)).into_response())
 }
 
 /// S0's `POST /message/stream`.
@@ -324,34 +316,26 @@ pub async fn chat(
     let started = runs::start(&state, &auth, req, "session_id").await?;
     if body.stream == Some(true) {
         let id = run_wire_id(started.run_id);
-        let frames = move |e: &RunEvent| match &e.kind {
-            RunEventKind::Delta { text } => vec![data(json!({"id": id, "content": text}))],
-            RunEventKind::Done {
-                input_tokens,
-                output_tokens,
-                ..
-            } => vec![data(json!({
-                "id": id, "content": "", "done": true,
-                "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
-            }))],
-            RunEventKind::Error { code, message, .. } => {
-                vec![data(json!({"error": {"code": code, "message": message}}))]
-            }
-            RunEventKind::Start { .. }
-            | RunEventKind::ToolCall { .. }
-            | RunEventKind::ToolResult { .. } => Vec::new(),
+        let frames = move |e: &RunEvent| {
+            s3::frame(&e.kind, &id)
+                .map(|f| data(json!(f)))
+                .into_iter()
+                .collect()
         };
         return Ok(sse(render_stream(started.events, frames, done_frame())));
     }
     let d = finish(started, None).await?;
-    Ok(Json(json!({
-        "id": d.message_id,
-        "content": d.content,
-        "model": d.model,
-        "usage": {"input_tokens": d.input_tokens, "output_tokens": d.output_tokens},
-        "timestamp": Utc::now(),
-        "session_id": d.session_key,
-    }))
+    Ok(Json(s3::Reply {
+        id: &d.message_id,
+        content: &d.content,
+        model: &d.model,
+        usage: s3::Usage {
+            input_tokens: d.input_tokens,
+            output_tokens: d.output_tokens,
+        },
+        timestamp: Utc::now(),
+        session_id: &d.session_key,
+    })
     .into_response())
 }
 
