@@ -384,6 +384,8 @@ async fn an_agent_gathers_what_its_sub_agents_found() {
         assert_eq!(c["depth"], 1);
         assert_eq!(c["result"]["content"], "子任务完成");
         assert_eq!(c["model"], "openai/mock-1", "children inherit the model");
+        // The parent named no skills: neither do they (all installed ones are theirs).
+        assert_eq!(c["skills"], json!([]), "{c}");
         assert_eq!(c["children"], json!([]));
         tasks.push(c["task"].as_str().unwrap().to_string());
     }

@@ -1,8 +1,13 @@
-//! S3's views (`POST /chat`): the reply and the `data: {"id","content"}` frames of its stream.
+//! S3's views: `POST /chat`'s reply and the `data: {"id","content"}` frames of its stream, and
+//! the spawned agent object (`/v1/agents`).
 
 use chrono::{DateTime, Utc};
+use openclaw_domain::AgentId;
+use openclaw_engine::run::run_wire_id;
 use openclaw_engine::RunEventKind;
+use openclaw_store::JobRecord;
 use serde::Serialize;
+use serde_json::Value;
 
 #[derive(Debug, Serialize)]
 pub struct Usage {
@@ -69,5 +74,56 @@ pub fn frame<'a>(kind: &'a RunEventKind, id: &'a str) -> Option<Frame<'a>> {
         RunEventKind::Start { .. }
         | RunEventKind::ToolCall { .. }
         | RunEventKind::ToolResult { .. } => None,
+    }
+}
+
+/// A spawned agent (`GET /v1/agents/{id}` adds `children`).
+#[derive(Debug, Serialize)]
+pub struct Agent<'a> {
+    pub id: String,
+    pub object: &'static str,
+    pub status: &'static str,
+    pub task: &'a Value,
+    pub model: &'a Value,
+    pub skills: Value,
+    /// Seconds.
+    pub timeout: i32,
+    pub result: &'a Option<Value>,
+    pub error: &'a Option<Value>,
+    pub parent_id: Option<String>,
+    pub depth: i16,
+    pub run_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> Agent<'a> {
+    pub fn of(job: &'a JobRecord) -> Self {
+        let p = &job.parameters;
+        Agent {
+            id: AgentId(job.id).to_string(),
+            object: "agent",
+            status: job.status.wire(),
+            task: p.get("task").unwrap_or(&Value::Null),
+            model: p.get("model").unwrap_or(&Value::Null),
+            // A sub-agent's parameters may carry `null`: shown as none asked for.
+            skills: p
+                .get("skills")
+                .filter(|s| !s.is_null())
+                .cloned()
+                .unwrap_or_else(|| Value::Array(Vec::new())),
+            timeout: job.timeout_ms / 1000,
+            result: &job.result,
+            error: &job.error,
+            parent_id: job.parent_id.map(|id| AgentId(id).to_string()),
+            depth: job.depth,
+            run_id: job.run_id.map(run_wire_id),
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+            started_at: job.started_at,
+            completed_at: job.finished_at,
+        }
     }
 }

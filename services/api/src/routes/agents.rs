@@ -24,8 +24,8 @@ use uuid::Uuid;
 use super::parse_id;
 use super::runs::{event_frames, generic, last_event_id, run_event_stream, sse};
 use super::tasks::{
-    cancel_job, check_capacity, created, list_page, load_job, run_ref, timeout_ms, wait_duration,
-    ListQuery, WaitQuery,
+    cancel_job, check_capacity, created, list_page, load_job, timeout_ms, wait_duration, ListQuery,
+    WaitQuery,
 };
 use crate::auth::Authenticated;
 use crate::dialect::Dialect;
@@ -41,31 +41,9 @@ const AGENT_MAX_ATTEMPTS: i32 = 3;
 /// How often `/events` looks for the agent's run while it waits to start.
 const RUN_POLL: Duration = Duration::from_millis(200);
 
-fn agent_ref(id: Option<Uuid>) -> Value {
-    id.map_or(Value::Null, |id| json!(AgentId(id).to_string()))
-}
-
 /// The agent as clients see it (`GET /v1/agents/{id}` adds `children`).
 pub fn agent_view(job: &JobRecord) -> Value {
-    let p = &job.parameters;
-    json!({
-        "id": AgentId(job.id).to_string(),
-        "object": "agent",
-        "status": job.status.wire(),
-        "task": p.get("task").cloned().unwrap_or(Value::Null),
-        "model": p.get("model").cloned().unwrap_or(Value::Null),
-        "skills": p.get("skills").cloned().unwrap_or_else(|| json!([])),
-        "timeout": job.timeout_ms / 1000,
-        "result": job.result,
-        "error": job.error,
-        "parent_id": agent_ref(job.parent_id),
-        "depth": job.depth,
-        "run_id": run_ref(job),
-        "created_at": job.created_at,
-        "updated_at": job.updated_at,
-        "started_at": job.started_at,
-        "completed_at": job.finished_at,
-    })
+    json!(crate::dialect::s3::Agent::of(job))
 }
 
 #[derive(Debug, Deserialize)]

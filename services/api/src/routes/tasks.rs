@@ -200,25 +200,7 @@ pub async fn cancel_job(
 
 /// The task as clients see it, on every route.
 pub fn task_view(job: &JobRecord) -> Value {
-    json!({
-        "id": TaskId(job.id).to_string(),
-        "object": "task",
-        "name": job.name,
-        "type": job.job_type,
-        "status": job.status.wire(),
-        "progress": job.progress,
-        "parameters": job.parameters,
-        "priority": job.priority,
-        "timeout": job.timeout_ms / 1000,
-        "result": job.result,
-        "error": job.error,
-        "attempts": job.attempts,
-        "run_id": run_ref(job),
-        "created_at": job.created_at,
-        "updated_at": job.updated_at,
-        "started_at": job.started_at,
-        "completed_at": job.finished_at,
-    })
+    json!(crate::dialect::s1::Task::of(job))
 }
 
 #[derive(Debug, Deserialize)]

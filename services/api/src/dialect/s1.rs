@@ -1,0 +1,57 @@
+//! S1's views: the task object (`/v1/tasks`), as its create, read and list answers show it.
+
+use chrono::{DateTime, Utc};
+use openclaw_domain::TaskId;
+use openclaw_engine::run::run_wire_id;
+use openclaw_store::JobRecord;
+use serde::Serialize;
+use serde_json::Value;
+
+/// A task.
+#[derive(Debug, Serialize)]
+pub struct Task<'a> {
+    pub id: String,
+    pub object: &'static str,
+    pub name: &'a str,
+    #[serde(rename = "type")]
+    pub job_type: &'a str,
+    /// `pending`, `running`, `completed`, `failed`, `cancelled`.
+    pub status: &'static str,
+    pub progress: i16,
+    pub parameters: &'a Value,
+    pub priority: i32,
+    /// Seconds.
+    pub timeout: i32,
+    pub result: &'a Option<Value>,
+    pub error: &'a Option<Value>,
+    pub attempts: i32,
+    pub run_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> Task<'a> {
+    pub fn of(job: &'a JobRecord) -> Self {
+        Task {
+            id: TaskId(job.id).to_string(),
+            object: "task",
+            name: &job.name,
+            job_type: &job.job_type,
+            status: job.status.wire(),
+            progress: job.progress,
+            parameters: &job.parameters,
+            priority: job.priority,
+            timeout: job.timeout_ms / 1000,
+            result: &job.result,
+            error: &job.error,
+            attempts: job.attempts,
+            run_id: job.run_id.map(run_wire_id),
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+            started_at: job.started_at,
+            completed_at: job.finished_at,
+        }
+    }
+}
