@@ -563,11 +563,13 @@ mod tests {
         }
     }
 
-    /// A provider whose model list fails on demand and counts its fetches.
+    /// A provider whose model list fails on demand and counts its fetches; with `fixed`, it
+    /// lists those models (under `openai/`) instead of `model-<fetch number>`.
     #[derive(Debug, Default)]
     struct Listing {
         fetches: AtomicUsize,
         fail: std::sync::atomic::AtomicBool,
+        fixed: Vec<&'static str>,
     }
 
     #[async_trait]
@@ -585,6 +587,17 @@ mod tests {
             let n = self.fetches.fetch_add(1, Ordering::SeqCst);
             if self.fail.load(Ordering::SeqCst) {
                 return Err(Error::new(ErrorKind::Upstream, "down"));
+            }
+            if !self.fixed.is_empty() {
+                return Ok(self
+                    .fixed
+                    .iter()
+                    .map(|m| ModelInfo {
+                        id: format!("openai/{m}"),
+                        owned_by: "x".into(),
+                        created: None,
+                    })
+                    .collect());
             }
             Ok(vec![ModelInfo {
                 id: format!("openai/model-{n}"),
@@ -663,7 +676,10 @@ mod tests {
         );
         assert!(providers.resolve(Some("openai/model-0")).is_ok());
         // A family name resolves to its latest dated snapshot, when the listing has some.
-        let dated = Arc::new(Dated);
+        let dated = Arc::new(Listing {
+            fixed: vec!["claude-3-5-sonnet-20240620", "claude-3-5-sonnet-20241022"],
+            ..Default::default()
+        });
         let providers = Providers::with_providers(
             vec![Arc::new(Builtin), dated],
             ModelRef::new("builtin", "echo"),
@@ -673,32 +689,6 @@ mod tests {
         let (_, model) = providers.resolve(Some("openai/claude-3-5-sonnet")).unwrap();
         assert_eq!(model.to_string(), "openai/claude-3-5-sonnet-20241022");
         assert!(providers.resolve(Some("openai/claude-3")).is_err());
-    }
-
-    /// A provider listing two dated snapshots of one model.
-    #[derive(Debug)]
-    struct Dated;
-
-    #[async_trait]
-    impl Provider for Dated {
-        fn name(&self) -> &str {
-            "openai"
-        }
-        async fn complete(&self, _: &ChatRequest) -> Result<Completion, Error> {
-            unreachable!()
-        }
-        async fn stream(&self, _: &ChatRequest) -> Result<ChatStream, Error> {
-            unreachable!()
-        }
-        async fn models(&self) -> Result<Vec<ModelInfo>, Error> {
-            Ok(["claude-3-5-sonnet-20240620", "claude-3-5-sonnet-20241022"]
-                .map(|m| ModelInfo {
-                    id: format!("openai/{m}"),
-                    owned_by: "x".into(),
-                    created: None,
-                })
-                .into())
-        }
     }
 
     #[tokio::test]
