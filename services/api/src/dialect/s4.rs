@@ -1,9 +1,9 @@
-//! S4's views (the OpenClaw gateway's camelCase shapes): the answer of `POST /v1/agent/run`
-//! and the run events that `/v1/agent/run/stream` (SSE) and WebSocket's `chat.run` both send,
-//! rendered once here so the two transports carry the same fields.
+//! S4's shapes (the OpenClaw gateway's camelCase ones): the run request, the answer of
+//! `POST /v1/agent/run`, and the run events that `/v1/agent/run/stream` (SSE) and WebSocket's
+//! `chat.run` both send, rendered once here so the two transports carry the same fields.
 
 use openclaw_engine::RunEventKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 #[derive(Debug, Serialize)]
@@ -148,4 +148,33 @@ pub fn event<'a>(
             message,
         },
     })
+}
+
+/// S4's run `options`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentOptions {
+    #[serde(default)]
+    pub thinking: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub stream: Option<bool>,
+    #[serde(default)]
+    pub temperature: Option<f32>,
+}
+
+/// S4's `POST /agent/run` body (and WebSocket `chat.run`'s params).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentRunBody {
+    pub message: String,
+    #[serde(default, alias = "sessionKey", alias = "session_id")]
+    pub session_key: Option<String>,
+    #[serde(default, alias = "agentId")]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub options: Option<AgentOptions>,
+    #[serde(default)]
+    pub stream: Option<bool>,
 }

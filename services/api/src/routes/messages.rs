@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use super::runs::{self, finish, render_stream, sse, Done};
 use crate::auth::Authenticated;
+use crate::dialect::s4::AgentRunBody;
 use crate::dialect::Dialect;
 use crate::dialect::{s0, s2, s3, s4};
 use crate::error::{ApiError, ApiResult};
@@ -340,33 +341,6 @@ pub async fn chat(
 }
 
 // ---- S4: POST /agent/run and /agent/run/stream ---------------------------------------------
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentOptions {
-    #[serde(default)]
-    thinking: Option<String>,
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    stream: Option<bool>,
-    #[serde(default)]
-    temperature: Option<f32>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentRunBody {
-    message: String,
-    #[serde(default, alias = "sessionKey", alias = "session_id")]
-    session_key: Option<String>,
-    #[serde(default, alias = "agentId")]
-    agent_id: Option<String>,
-    #[serde(default)]
-    options: Option<AgentOptions>,
-    #[serde(default)]
-    stream: Option<bool>,
-}
 
 /// Starts S4's agent run (`/agent/run`, and WebSocket's `chat.run` on `channel` `websocket`),
 /// with whether the caller asked for a stream (`None`: it did not say).
