@@ -420,3 +420,16 @@ pub fn mock_providers(mock: &openclaw_mock_llm::MockLlm) -> openclaw_engine::Pro
         _ => None,
     })
 }
+
+/// An OpenAI-compatible upstream at `openai` (a base URL ending `/v1`) and an Anthropic one at
+/// `anthropic` (no `/v1`), with test keys; the default model `openai/mock-1`.
+pub fn openai_and_anthropic(openai: String, anthropic: String) -> openclaw_engine::ProvidersConfig {
+    openclaw_engine::ProvidersConfig::from_lookup(move |name| match name {
+        "OPENAI_BASE_URL" => Some(openai.clone()),
+        "OPENAI_API_KEY" => Some("sk-test".into()),
+        "ANTHROPIC_BASE_URL" => Some(anthropic.clone()),
+        "ANTHROPIC_API_KEY" => Some("sk-ant-test".into()),
+        "OPENCLAW_DEFAULT_MODEL" => Some("openai/mock-1".into()),
+        _ => None,
+    })
+}

@@ -7,7 +7,9 @@ use std::time::Duration;
 use openclaw_domain::Tier;
 use openclaw_mock_llm::{MockLlm, Script, ToolCall};
 use openclaw_tests::sse::{read_all, SseEvent};
-use openclaw_tests::{expect_error, mock_providers, spawn_with, AppOptions, TestApp, TestTenant};
+use openclaw_tests::{
+    expect_error, mock_providers, openai_and_anthropic, spawn_with, AppOptions, TestApp, TestTenant,
+};
 use serde_json::{json, Value};
 
 async fn app_with(mock: &MockLlm) -> TestApp {
@@ -751,15 +753,7 @@ async fn completions_carry_openais_rate_limit_headers() {
 async fn models_are_listed_and_fetched_by_id() {
     let mock = MockLlm::start().await;
     // An Anthropic upstream beside the OpenAI-compatible one (Anthropic's base has no `/v1`).
-    let (openai, anthropic) = (format!("{}/v1", mock.base_url()), mock.base_url());
-    let providers = openclaw_engine::ProvidersConfig::from_lookup(move |name| match name {
-        "OPENAI_BASE_URL" => Some(openai.clone()),
-        "OPENAI_API_KEY" => Some("sk-test".into()),
-        "ANTHROPIC_BASE_URL" => Some(anthropic.clone()),
-        "ANTHROPIC_API_KEY" => Some("sk-ant-test".into()),
-        "OPENCLAW_DEFAULT_MODEL" => Some("openai/mock-1".into()),
-        _ => None,
-    });
+    let providers = openai_and_anthropic(format!("{}/v1", mock.base_url()), mock.base_url());
     let app = spawn_with(AppOptions {
         providers: Some(providers),
         ..Default::default()

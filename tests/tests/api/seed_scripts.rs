@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use openclaw_mock_llm::MockLlm;
 use openclaw_tests::front::listing_front;
-use openclaw_tests::{spawn_with, AppOptions, TestApp};
+use openclaw_tests::{openai_and_anthropic, spawn_with, AppOptions, TestApp};
 use serde_json::json;
 
 /// How long one script may take (the first Python run creates the venv, the first Node run
@@ -41,15 +41,7 @@ pub async fn seed_app_with(
 ) -> SeedApp {
     let mock = MockLlm::start().await;
     let (front, front_url) = anthropic_front(mock.base_url()).await;
-    let openai = format!("{}/v1", mock.base_url());
-    let providers = openclaw_engine::ProvidersConfig::from_lookup(move |name| match name {
-        "OPENAI_BASE_URL" => Some(openai.clone()),
-        "OPENAI_API_KEY" => Some("sk-test".into()),
-        "ANTHROPIC_BASE_URL" => Some(front_url.clone()),
-        "ANTHROPIC_API_KEY" => Some("sk-ant-test".into()),
-        "OPENCLAW_DEFAULT_MODEL" => Some("openai/mock-1".into()),
-        _ => None,
-    });
+    let providers = openai_and_anthropic(format!("{}/v1", mock.base_url()), front_url);
     let app = spawn_with(AppOptions {
         providers: Some(providers),
         configure: Box::new(configure),

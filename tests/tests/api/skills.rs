@@ -290,6 +290,14 @@ async fn install(app: &openclaw_tests::TestApp, key: &str, body: Value) -> reqwe
     app.post_json("/v1/skills/install", key, &body).await
 }
 
+async fn uninstall(app: &openclaw_tests::TestApp, key: &str, name: &str) -> reqwest::Response {
+    app.delete(&format!("/v1/skills/{name}"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn skills_install_list_disable_and_uninstall_per_tenant() {
     let app = spawn_app().await;
@@ -313,12 +321,7 @@ async fn skills_install_list_disable_and_uninstall_per_tenant() {
     }
 
     // Uninstalled, it installs again as new.
-    let resp = app
-        .delete("/v1/skills/calculator")
-        .bearer_auth(&t.key)
-        .send()
-        .await
-        .unwrap();
+    let resp = uninstall(&app, &t.key, "calculator").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(installed(&app, &t.key).await, defaults_but("calculator"));
     let resp = install(
@@ -395,12 +398,7 @@ async fn skills_install_list_disable_and_uninstall_per_tenant() {
 
     // Another tenant's installations are its own: uninstalling its calculator leaves this
     // tenant's alone. (A tenant's HTTP skills are unknown to others: see the HTTP skill test.)
-    let resp = app
-        .delete("/v1/skills/calculator")
-        .bearer_auth(&other.key)
-        .send()
-        .await
-        .unwrap();
+    let resp = uninstall(&app, &other.key, "calculator").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
         installed(&app, &other.key).await,
@@ -428,20 +426,10 @@ async fn skills_install_list_disable_and_uninstall_per_tenant() {
         (v["enabled"].clone(), v["status"].clone()),
         (json!(false), json!("disabled"))
     );
-    let resp = app
-        .delete("/v1/skills/calculator")
-        .bearer_auth(&t.key)
-        .send()
-        .await
-        .unwrap();
+    let resp = uninstall(&app, &t.key, "calculator").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(installed(&app, &t.key).await, defaults_but("calculator"));
-    let resp = app
-        .delete("/v1/skills/calculator")
-        .bearer_auth(&t.key)
-        .send()
-        .await
-        .unwrap();
+    let resp = uninstall(&app, &t.key, "calculator").await;
     expect_error(resp, 404, "not_found").await;
 }
 
@@ -478,12 +466,7 @@ async fn a_run_calls_an_installed_skill_and_answers_with_its_result() {
     // Installed on a new tenant, and offered; uninstalled, not offered.
     ask().await;
     assert!(offered(&mock.requests()[0]).contains(&"calculator".to_string()));
-    let resp = app
-        .delete("/v1/skills/calculator")
-        .bearer_auth(&t.key)
-        .send()
-        .await
-        .unwrap();
+    let resp = uninstall(&app, &t.key, "calculator").await;
     assert_eq!(resp.status(), 200);
     mock.clear_requests();
     ask().await;

@@ -5,21 +5,14 @@
 use openclaw_domain::Tier;
 use openclaw_mock_llm::{MockLlm, RecordedRequest, Script, ToolCall, THINKING_SIGNATURE};
 use openclaw_tests::sse::read_all;
-use openclaw_tests::{expect_error, spawn_with, AppOptions, TestApp, TestTenant};
+use openclaw_tests::{
+    expect_error, openai_and_anthropic, spawn_with, AppOptions, TestApp, TestTenant,
+};
 use serde_json::{json, Value};
 
 /// An app with both an OpenAI-compatible and an Anthropic upstream, each the mock.
 async fn app_with(mock: &MockLlm) -> TestApp {
-    // Anthropic's base has no `/v1`.
-    let (openai, anthropic) = (format!("{}/v1", mock.base_url()), mock.base_url());
-    let providers = openclaw_engine::ProvidersConfig::from_lookup(move |name| match name {
-        "OPENAI_BASE_URL" => Some(openai.clone()),
-        "OPENAI_API_KEY" => Some("sk-test".into()),
-        "ANTHROPIC_BASE_URL" => Some(anthropic.clone()),
-        "ANTHROPIC_API_KEY" => Some("sk-ant-test".into()),
-        "OPENCLAW_DEFAULT_MODEL" => Some("openai/mock-1".into()),
-        _ => None,
-    });
+    let providers = openai_and_anthropic(format!("{}/v1", mock.base_url()), mock.base_url());
     spawn_with(AppOptions {
         providers: Some(providers),
         ..Default::default()

@@ -532,15 +532,15 @@ impl SseDecoder for AnthropicDecoder {
             }
             "content_block_start" => {
                 let block = event.get("content_block").cloned().unwrap_or(Value::Null);
+                let text = |k: &str| {
+                    block
+                        .get(k)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
                 match block.get("type").and_then(Value::as_str) {
                     Some("tool_use") => {
-                        let text = |k: &str| {
-                            block
-                                .get(k)
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                .to_owned()
-                        };
                         self.blocks.insert(
                             index,
                             OpenBlock::Tool {
@@ -560,13 +560,6 @@ impl SseDecoder for AnthropicDecoder {
                         self.blocks.insert(index, OpenBlock::Text);
                     }
                     Some("thinking") => {
-                        let text = |k: &str| {
-                            block
-                                .get(k)
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                .to_owned()
-                        };
                         self.blocks.insert(
                             index,
                             OpenBlock::Thinking {

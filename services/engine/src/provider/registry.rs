@@ -177,7 +177,7 @@ impl Providers {
         // often are).
         let resolved = self
             .named(model)
-            .and_then(|model| Ok((self.lookup(&model, false)?, model)));
+            .and_then(|model| Ok((self.lookup(&model)?, model)));
         Some(match resolved {
             Ok((provider, model)) => provider.embed(&model.model, inputs).await,
             Err(e) => Err(e),
@@ -214,7 +214,7 @@ impl Providers {
             embedding_model: None,
         };
         registry
-            .lookup(&registry.default_model, false)
+            .lookup(&registry.default_model)
             .map_err(|e| Error::invalid("OPENCLAW_DEFAULT_MODEL", e.message))?;
         Ok(registry)
     }
@@ -241,19 +241,32 @@ impl Providers {
         };
         // The default model is the operator's choice, not the client's: never refused for
         // missing from a listing.
+        let provider = self.lookup(&model)?;
         if model == self.default_model {
-            return Ok((self.lookup(&model, false)?, model));
+            return Ok((provider, model));
         }
-        let provider = self.lookup(&model, true)?;
-        let model = match self
+        // A model the upstream's own listing lacks would fail mid-run as an upstream error: the
+        // client named it, so it is the client's 400, naming what can be served. Only checked
+        // against a listing already fetched (never waited for here: this is the hot path).
+        let listed = self
             .entries
             .get(&model.provider)
-            .map(|e| Self::listed(e, &model))
-        {
-            Some(Listed::Dated(id)) => ModelRef::new(model.provider.clone(), id),
-            _ => model,
-        };
-        Ok((provider, model))
+            .map(|e| Self::listed(e, &model));
+        match listed {
+            Some(Listed::Missing) => {
+                let models = self.servable();
+                Err(Error::invalid(
+                    "model",
+                    format!(
+                        "this deployment does not serve `{model}`; it serves: {}",
+                        models.join(", ")
+                    ),
+                )
+                .with_details(json!({ "available_models": models })))
+            }
+            Some(Listed::Dated(id)) => Ok((provider, ModelRef::new(model.provider.clone(), id))),
+            _ => Ok((provider, model)),
+        }
     }
 
     /// A model as named: `provider/model`, or a bare name (see `infer_provider`).
@@ -280,9 +293,8 @@ impl Providers {
         ModelRef::parse(&format!("{provider}/{name}"))
     }
 
-    /// The provider serving `model`; with `check_listing`, a model the upstream's listing
-    /// leaves out is refused too.
-    fn lookup(&self, model: &ModelRef, check_listing: bool) -> Result<Arc<dyn Provider>, Error> {
+    /// The provider serving `model` (not asking its listing: see `resolve`).
+    fn lookup(&self, model: &ModelRef) -> Result<Arc<dyn Provider>, Error> {
         let Some(entry) = self.entries.get(&model.provider) else {
             let available = self.provider_names();
             let models = self.servable();
@@ -301,20 +313,6 @@ impl Providers {
             ));
         };
         let provider = entry.provider.clone();
-        // A model the upstream's own listing lacks would fail mid-run as an upstream error: the
-        // client named it, so it is the client's 400, naming what can be served. Only checked
-        // against a listing already fetched (never waited for here: this is the hot path).
-        if check_listing && Self::listed(entry, model) == Listed::Missing {
-            let models = self.servable();
-            return Err(Error::invalid(
-                "model",
-                format!(
-                    "this deployment does not serve `{model}`; it serves: {}",
-                    models.join(", ")
-                ),
-            )
-            .with_details(json!({ "available_models": models })));
-        }
         // The builtin's models are known here, so a wrong one fails now rather than mid-run.
         if model.provider == builtin::PROVIDER && !Builtin::models().contains(&model.model.as_str())
         {
