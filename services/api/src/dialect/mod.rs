@@ -1,7 +1,5 @@
 //! Each seed's wire shapes in one place, as typed views (`Serialize` structs) that the HTTP
-//! routes and the WebSocket both render. OpenAI's request and views, S1's task, S3's agent, and the
-//! message and run views of S0, S2, S3 and S4 live here so far; the other resources' views are still in their
-//! modules (`routes/`).
+//! routes and the WebSocket both render, and the request types that only one seed sends.
 
 pub mod openai;
 pub mod s0;
@@ -17,4 +15,13 @@ pub enum Dialect {
     Hosted,
     /// `/api/v1`: S0's shapes (wrapped by the envelope layer).
     Gateway,
+}
+
+/// A page of sessions in one dialect's view (S0's and S4's lists share the envelope).
+#[derive(Debug, serde::Serialize)]
+pub struct Sessions<T> {
+    pub sessions: Vec<T>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
 }

@@ -1,9 +1,10 @@
-//! S1's views: the task object (`/v1/tasks`), as its create, read and list answers show it.
+//! S1's views: the task object (`/v1/tasks`), as its create, read and list answers show it, and
+//! the session `POST /v1/sessions` creates and the answer of executing a tool.
 
 use chrono::{DateTime, Utc};
 use openclaw_domain::TaskId;
 use openclaw_engine::run::run_wire_id;
-use openclaw_store::JobRecord;
+use openclaw_store::{JobRecord, SessionRecord};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -54,4 +55,49 @@ impl<'a> Task<'a> {
             completed_at: job.finished_at,
         }
     }
+}
+
+/// `POST /v1/sessions`' answer.
+#[derive(Debug, Serialize)]
+pub struct SessionCreated<'a> {
+    pub session_id: &'a str,
+    pub label: Option<&'a str>,
+    pub agent_id: &'a str,
+    pub model: Option<&'a str>,
+    pub channel: &'a str,
+    pub context: &'a Value,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> SessionCreated<'a> {
+    pub fn of(s: &'a SessionRecord) -> Self {
+        SessionCreated {
+            session_id: &s.key,
+            label: s.label.as_deref(),
+            agent_id: &s.agent_id,
+            model: s.model.as_deref(),
+            channel: &s.channel,
+            context: &s.context,
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+        }
+    }
+}
+
+/// `POST /v1/tools/{name}/execute`'s answer.
+#[derive(Debug, Serialize)]
+pub struct ToolResult<'a> {
+    pub result: &'a Value,
+    pub metadata: ToolMetadata<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ToolMetadata<'a> {
+    /// Milliseconds.
+    pub execution_time: f64,
+    /// Not measured per call: in-process skills share the server's heap.
+    pub memory_used: Option<u64>,
+    pub skill: &'a str,
+    pub version: &'a str,
 }

@@ -1,8 +1,11 @@
 //! S4's shapes (the OpenClaw gateway's camelCase ones): the run request, the answer of
 //! `POST /v1/agent/run`, and the run events that `/v1/agent/run/stream` (SSE) and WebSocket's
-//! `chat.run` both send, rendered once here so the two transports carry the same fields.
+//! `chat.run` both send, rendered once here so the two transports carry the same fields; and the
+//! session object.
 
+use chrono::{DateTime, Utc};
 use openclaw_engine::RunEventKind;
+use openclaw_store::SessionRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -177,4 +180,56 @@ pub struct AgentRunBody {
     pub options: Option<AgentOptions>,
     #[serde(default)]
     pub stream: Option<bool>,
+}
+
+/// A session (`/v1/sessions`, WebSocket `session.list` and `session.get`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session<'a> {
+    pub session_key: &'a str,
+    pub agent_id: &'a str,
+    pub channel: &'a str,
+    pub label: Option<&'a str>,
+    pub model: Option<&'a str>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub message_count: i32,
+    /// Only when one session is read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<&'a Value>,
+}
+
+impl<'a> Session<'a> {
+    pub fn of(s: &'a SessionRecord) -> Self {
+        Session {
+            session_key: &s.key,
+            agent_id: &s.agent_id,
+            channel: &s.channel,
+            label: s.label.as_deref(),
+            model: s.model.as_deref(),
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            last_message_at: s.last_message_at,
+            expires_at: s.expires_at,
+            message_count: s.message_count,
+            context: None,
+        }
+    }
+
+    pub fn with_context(s: &'a SessionRecord) -> Self {
+        Session {
+            context: Some(&s.context),
+            ..Session::of(s)
+        }
+    }
+}
+
+/// What deleting a session answers.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDeleted<'a> {
+    pub session_key: &'a str,
+    pub deleted: bool,
 }

@@ -14,13 +14,13 @@ use openclaw_domain::{Error, ErrorKind, Scope};
 use openclaw_engine::memory::{
     memory_wire_id, parse_memory_id, validate, Found, Remember, MAX_QUERY_CHARS, MAX_SEARCH_LIMIT,
 };
-use openclaw_store::{MemoryFilter, MemoryRecord, MemoryScope, MemoryStats};
+use openclaw_store::{MemoryFilter, MemoryRecord, MemoryScope};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::Authenticated;
-use crate::dialect::Dialect;
+use crate::dialect::{s2, Dialect};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, ApiJson, ApiQuery};
 use crate::middleware::envelope::Enveloped;
@@ -29,31 +29,6 @@ use crate::state::AppState;
 const DEFAULT_SEARCH_LIMIT: i64 = 10;
 const DEFAULT_LIST_LIMIT: i64 = 20;
 const MAX_SOURCE_CHARS: usize = 200;
-
-/// The wire shape of a memory; searches add its `score`.
-pub fn memory_view(m: &MemoryRecord) -> Value {
-    json!({
-        "id": memory_wire_id(m.id),
-        "object": "memory",
-        "content": m.content,
-        "tags": m.tags,
-        "type": m.kind,
-        "tier": m.tier,
-        "source": m.source,
-        "conversation_id": m.session_key,
-        "compacted_from": m.compacted_from,
-        "created_at": m.created_at,
-        "updated_at": m.updated_at,
-        "expires_at": m.expires_at,
-    })
-}
-
-fn found_view(f: &Found) -> Value {
-    let mut v = memory_view(&f.memory);
-    // Four decimals: enough to order by, without float noise on the wire.
-    v["score"] = json!((f64::from(f.score) * 10_000.0).round() / 10_000.0);
-    v
-}
 
 /// S0's routes answer in its envelope under `/api/v1`, errors included.
 fn in_dialect(dialect: Dialect, resp: ApiResult<Response>) -> Response {
@@ -149,12 +124,21 @@ pub async fn add(
     auth: Authenticated,
     body: Bytes,
 ) -> Response {
-    in_dialect(dialect, add_memory(&state, &auth, &body).await)
+    let resp = async {
+        let req: AddMemory = parse_json(&body)?;
+        let record = add_memory(&state, &auth, req).await?;
+        Ok((StatusCode::CREATED, Json(s2::MemoryAdded::of(&record))).into_response())
+    };
+    in_dialect(dialect, resp.await)
 }
 
-async fn add_memory(state: &AppState, auth: &Authenticated, body: &[u8]) -> ApiResult<Response> {
+/// Stores a memory for the caller (in its session when the token is limited to one).
+pub async fn add_memory(
+    state: &AppState,
+    auth: &Authenticated,
+    req: AddMemory,
+) -> ApiResult<MemoryRecord> {
     auth.require(Scope::Memory)?;
-    let req: AddMemory = parse_json(body)?;
     let Some(content) = req.content else {
         return Err(ApiError::invalid("content", "`content` is required"));
     };
@@ -179,7 +163,7 @@ async fn add_memory(state: &AppState, auth: &Authenticated, body: &[u8]) -> ApiR
         }
     };
     let session = conversation(state, auth, req.conversation_id.as_deref()).await?;
-    let record = state
+    Ok(state
         .runs()
         .memory()
         .add(
@@ -193,11 +177,7 @@ async fn add_memory(state: &AppState, auth: &Authenticated, body: &[u8]) -> ApiR
             },
             auth.limits.memories,
         )
-        .await?;
-    let mut body = memory_view(&record);
-    body["memoryId"] = body["id"].clone();
-    body["createdAt"] = body["created_at"].clone();
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+        .await?)
 }
 
 /// A search, from S0's query string (or a JSON body some of its clients send with GET) or
@@ -230,11 +210,12 @@ pub struct SearchParams {
     conversation_id: Option<String>,
 }
 
-async fn search_memory(
+/// The caller's memories nearest a query, best first.
+pub async fn search_memory(
     state: &AppState,
     auth: &Authenticated,
     p: SearchParams,
-) -> ApiResult<Response> {
+) -> ApiResult<Vec<Found>> {
     auth.require(Scope::Memory)?;
     let query = p.query.unwrap_or_default();
     if query.trim().is_empty() {
@@ -269,12 +250,18 @@ async fn search_memory(
     if let Some(s) = conversation(state, auth, p.conversation_id.as_deref()).await? {
         filter.scope = MemoryScope::Session(s);
     }
-    let found = state
+    Ok(state
         .runs()
         .memory()
         .search(auth.tenant_id, &query, &filter, limit, min_score)
-        .await?;
-    Ok(Json(json!({"results": found.iter().map(found_view).collect::<Vec<_>>()})).into_response())
+        .await?)
+}
+
+fn results(found: &[Found]) -> Response {
+    Json(s2::MemoryResults {
+        results: found.iter().map(s2::MemoryFound::of).collect(),
+    })
+    .into_response()
 }
 
 /// `GET /v1/memory/search?query=&limit=&minScore=` (S0).
@@ -290,7 +277,7 @@ pub async fn search_get(
         if p.query.is_none() && !body.is_empty() {
             p = parse_json(&body)?;
         }
-        search_memory(&state, &auth, p).await
+        search_memory(&state, &auth, p).await.map(|f| results(&f))
     }
     .await;
     in_dialect(dialect, resp)
@@ -302,7 +289,7 @@ pub async fn search_post(
     auth: Authenticated,
     ApiJson(p): ApiJson<SearchParams>,
 ) -> ApiResult<Response> {
-    search_memory(&state, &auth, p).await
+    search_memory(&state, &auth, p).await.map(|f| results(&f))
 }
 
 #[derive(Debug, Deserialize)]
@@ -334,7 +321,7 @@ pub async fn list(
     State(state): State<AppState>,
     auth: Authenticated,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     auth.require(Scope::Memory)?;
     let (limit, offset) = super::page(q.limit, q.offset, DEFAULT_LIST_LIMIT, MAX_SEARCH_LIMIT)?;
     let mut filter = MemoryFilter {
@@ -350,12 +337,13 @@ pub async fn list(
         .store()
         .list_memories(auth.tenant_id, &filter, limit, offset)
         .await?;
-    Ok(Json(json!({
-        "memories": rows.iter().map(memory_view).collect::<Vec<_>>(),
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-    })))
+    Ok(Json(s2::Memories {
+        memories: rows.iter().map(s2::Memory::of).collect(),
+        total,
+        limit,
+        offset,
+    })
+    .into_response())
 }
 
 /// A memory the caller may see: the tenant's, and for a token limited to one session, that
@@ -379,16 +367,17 @@ pub async fn get(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     auth.require(Scope::Memory)?;
-    Ok(Json(memory_view(&visible(&state, &auth, &id).await?)))
+    let memory = visible(&state, &auth, &id).await?;
+    Ok(Json(s2::Memory::of(&memory)).into_response())
 }
 
 pub async fn delete(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<s2::MemoryDeleted>> {
     auth.require(Scope::Memory)?;
     let memory = visible(&state, &auth, &id).await?;
     if !state
@@ -398,39 +387,17 @@ pub async fn delete(
     {
         return Err(ApiError::not_found("memory"));
     }
-    Ok(Json(
-        json!({"id": memory_wire_id(memory.id), "deleted": true}),
-    ))
-}
-
-/// Bytes as MB with three decimals, as S2's stats show sizes.
-pub fn mb(bytes: i64) -> f64 {
-    (bytes as f64 / (1024.0 * 1024.0) * 1000.0).round() / 1000.0
-}
-
-/// S2's stats sections from the store's figures.
-fn stats_view(s: &MemoryStats, limit: u64) -> Value {
-    json!({
-        "wal": {
-            "entries": s.wal_entries,
-            "size_mb": mb(s.wal_bytes),
-            "size_bytes": s.wal_bytes,
-            "oldest_entry": s.wal_oldest,
-        },
-        "compacted": {
-            "files": s.compacted_entries,
-            "size_mb": mb(s.compacted_bytes),
-            "size_bytes": s.compacted_bytes,
-            "last_compaction": s.last_compaction,
-        },
-        "total_entries": s.wal_entries + s.compacted_entries,
-        "total_size_mb": mb(s.wal_bytes + s.compacted_bytes),
-        "limit": limit,
-    })
+    Ok(Json(s2::MemoryDeleted {
+        id: memory_wire_id(memory.id),
+        deleted: true,
+    }))
 }
 
 /// `GET /v1/memory/stats` (S2).
-pub async fn stats(State(state): State<AppState>, auth: Authenticated) -> ApiResult<Json<Value>> {
+pub async fn stats(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> ApiResult<Json<s2::MemoryStatsView>> {
     auth.require(Scope::Memory)?;
     if auth.session.is_some() {
         // The tenant's totals are not a one-session token's to see.
@@ -440,7 +407,7 @@ pub async fn stats(State(state): State<AppState>, auth: Authenticated) -> ApiRes
         )));
     }
     let s = state.store().memory_stats(auth.tenant_id).await?;
-    Ok(Json(stats_view(&s, auth.limits.memories)))
+    Ok(Json(s2::MemoryStatsView::of(&s, auth.limits.memories)))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -469,7 +436,7 @@ pub async fn prune(
     State(state): State<AppState>,
     auth: Authenticated,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<s2::Pruned>> {
     auth.require(Scope::Memory)?;
     let req: Prune = if body.iter().all(u8::is_ascii_whitespace) {
         Prune::default()
@@ -499,7 +466,7 @@ pub async fn prune(
         ));
     }
     let deleted = store.prune_memories(auth.tenant_id, &filter, false).await?;
-    Ok(Json(json!({"deleted": deleted})))
+    Ok(Json(s2::Pruned { deleted }))
 }
 
 /// Memory. S0's add and search share paths with S2's and mark their answers for the envelope.

@@ -3,6 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing;
 use axum::Router;
 use axum::{Extension, Json};
@@ -10,11 +11,11 @@ use chrono::{DateTime, Utc};
 use openclaw_domain::Scope;
 use openclaw_store::{MessageRecord, NewSession, SessionFilter, SessionRecord, SessionRefusal};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::valid_name;
 use crate::auth::Authenticated;
-use crate::dialect::Dialect;
+use crate::dialect::{self, s0, s1, s2, s4, Dialect};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
@@ -70,7 +71,20 @@ pub async fn create(
     Extension(dialect): Extension<Dialect>,
     auth: Authenticated,
     ApiJson(req): ApiJson<CreateSession>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
+    let s = create_session(&state, &auth, req).await?;
+    Ok(match dialect {
+        Dialect::Gateway => (StatusCode::CREATED, Json(s0::SessionCreated::of(&s))).into_response(),
+        Dialect::Hosted => (StatusCode::CREATED, Json(s1::SessionCreated::of(&s))).into_response(),
+    })
+}
+
+/// Creates a session for the caller; a session-limited token may only create its own.
+pub async fn create_session(
+    state: &AppState,
+    auth: &Authenticated,
+    req: CreateSession,
+) -> ApiResult<SessionRecord> {
     auth.require(Scope::Sessions)?;
     if let Some(key) = &req.session_id {
         valid_session_key("session_id", key)?;
@@ -114,7 +128,7 @@ pub async fn create(
         context: req.context,
         ttl,
     };
-    let session = state
+    state
         .store()
         .create_session(auth.tenant_id, new)
         .await?
@@ -125,52 +139,7 @@ pub async fn create(
             )
             .with_param("session_id"),
             SessionRefusal::Expired => ApiError::internal("a fresh session cannot be expired"),
-        })?;
-    let body = match dialect {
-        Dialect::Gateway => json!({
-            "sessionId": session.key,
-            "label": session.label,
-            "createdAt": session.created_at,
-        }),
-        Dialect::Hosted => json!({
-            "session_id": session.key,
-            "label": session.label,
-            "agent_id": session.agent_id,
-            "model": session.model,
-            "channel": session.channel,
-            "context": session.context,
-            "created_at": session.created_at,
-            "expires_at": session.expires_at,
-        }),
-    };
-    Ok((StatusCode::CREATED, Json(body)))
-}
-
-/// S4's session object (camelCase, as S4 documents it).
-fn hosted_view(s: &SessionRecord) -> Value {
-    json!({
-        "sessionKey": s.key,
-        "agentId": s.agent_id,
-        "channel": s.channel,
-        "label": s.label,
-        "model": s.model,
-        "createdAt": s.created_at,
-        "updatedAt": s.updated_at,
-        "lastMessageAt": s.last_message_at,
-        "expiresAt": s.expires_at,
-        "messageCount": s.message_count,
-    })
-}
-
-/// S0's session object. S0's page lists sessions by `label`: one the client never named (the
-/// `default` session a message created) is shown by its key.
-fn gateway_view(s: &SessionRecord) -> Value {
-    json!({
-        "id": s.key,
-        "label": s.label.as_deref().unwrap_or(&s.key),
-        "createdAt": s.created_at,
-        "messageCount": s.message_count,
-    })
+        })
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,33 +157,59 @@ pub struct ListQuery {
     until: Option<DateTime<Utc>>,
 }
 
-impl ListQuery {
-    fn filter(self, default_limit: i64, max_limit: i64) -> ApiResult<SessionFilter> {
-        let (limit, offset) = super::page(self.limit, self.offset, default_limit, max_limit)?;
-        Ok(SessionFilter {
-            channel: self.channel,
-            since: self.since,
-            until: self.until,
-            limit,
-            offset,
-        })
+/// A page of the caller's sessions, as the store answered it.
+pub struct SessionPage {
+    pub sessions: Vec<SessionRecord>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl SessionPage {
+    /// The page in one dialect's view of a session.
+    pub fn view<'a, T>(&'a self, one: impl Fn(&'a SessionRecord) -> T) -> dialect::Sessions<T> {
+        dialect::Sessions {
+            sessions: self.sessions.iter().map(one).collect(),
+            total: self.total,
+            limit: self.limit,
+            offset: self.offset,
+        }
     }
 }
 
-/// Lists the caller's sessions; a token limited to one session sees just that one.
-async fn visible_sessions(
+/// The caller's sessions, `default_limit` to a page (at most `max_limit`); a token limited to
+/// one session sees just that one. The sessions routes', S2's conversations' and WebSocket
+/// `session.list`'s.
+pub async fn list_sessions(
     state: &AppState,
     auth: &Authenticated,
-    filter: &SessionFilter,
-) -> ApiResult<(Vec<SessionRecord>, i64)> {
-    match &auth.session {
-        None => Ok(state.store().list_sessions(auth.tenant_id, filter).await?),
+    q: ListQuery,
+    default_limit: i64,
+    max_limit: i64,
+) -> ApiResult<SessionPage> {
+    auth.require(Scope::Sessions)?;
+    let (limit, offset) = super::page(q.limit, q.offset, default_limit, max_limit)?;
+    let filter = SessionFilter {
+        channel: q.channel,
+        since: q.since,
+        until: q.until,
+        limit,
+        offset,
+    };
+    let (sessions, total) = match &auth.session {
+        None => state.store().list_sessions(auth.tenant_id, &filter).await?,
         Some(key) => {
             let one = state.store().get_session(auth.tenant_id, key).await?;
             let n = i64::from(one.is_some());
-            Ok((one.into_iter().collect(), n))
+            (one.into_iter().collect(), n)
         }
-    }
+    };
+    Ok(SessionPage {
+        sessions,
+        total,
+        limit,
+        offset,
+    })
 }
 
 pub async fn list(
@@ -222,34 +217,21 @@ pub async fn list(
     Extension(dialect): Extension<Dialect>,
     auth: Authenticated,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(list_sessions(&state, &auth, q, dialect).await?))
+) -> ApiResult<Response> {
+    let page = list_sessions(&state, &auth, q, 50, 200).await?;
+    Ok(match dialect {
+        Dialect::Gateway => Json(page.view(s0::Session::of)).into_response(),
+        Dialect::Hosted => Json(page.view(s4::Session::of)).into_response(),
+    })
 }
 
-/// The caller's sessions in `dialect`'s shape: the route's and WebSocket `session.list`'s.
-pub async fn list_sessions(
+/// A live session of the caller's, or 404: the routes' and WebSocket `session.get`'s.
+pub async fn get_session(
     state: &AppState,
     auth: &Authenticated,
-    q: ListQuery,
-    dialect: Dialect,
-) -> ApiResult<Value> {
+    key: &str,
+) -> ApiResult<SessionRecord> {
     auth.require(Scope::Sessions)?;
-    let filter = q.filter(50, 200)?;
-    let (sessions, total) = visible_sessions(state, auth, &filter).await?;
-    let view = match dialect {
-        Dialect::Gateway => gateway_view,
-        Dialect::Hosted => hosted_view,
-    };
-    Ok(json!({
-        "sessions": sessions.iter().map(view).collect::<Vec<_>>(),
-        "total": total,
-        "limit": filter.limit,
-        "offset": filter.offset,
-    }))
-}
-
-/// A live session of the caller's, or 404.
-async fn session(state: &AppState, auth: &Authenticated, key: &str) -> ApiResult<SessionRecord> {
     if !auth.sees_session(key) {
         return Err(ApiError::not_found("session"));
     }
@@ -265,29 +247,16 @@ pub async fn get(
     Extension(dialect): Extension<Dialect>,
     auth: Authenticated,
     Path(key): Path<String>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(get_session(&state, &auth, &key, dialect).await?))
+) -> ApiResult<Response> {
+    let s = get_session(&state, &auth, &key).await?;
+    Ok(match dialect {
+        Dialect::Gateway => Json(s0::Session::with_context(&s)).into_response(),
+        Dialect::Hosted => Json(s4::Session::with_context(&s)).into_response(),
+    })
 }
 
-/// One of the caller's sessions in `dialect`'s shape, with its context: the route's and
-/// WebSocket `session.get`'s.
-pub async fn get_session(
-    state: &AppState,
-    auth: &Authenticated,
-    key: &str,
-    dialect: Dialect,
-) -> ApiResult<Value> {
-    auth.require(Scope::Sessions)?;
-    let s = session(state, auth, key).await?;
-    let mut body = match dialect {
-        Dialect::Gateway => gateway_view(&s),
-        Dialect::Hosted => hosted_view(&s),
-    };
-    body["context"] = s.context.clone();
-    Ok(body)
-}
-
-async fn delete_for(state: &AppState, auth: &Authenticated, key: &str) -> ApiResult<()> {
+/// Deletes one of the caller's sessions with its messages, or 404.
+pub async fn delete_session(state: &AppState, auth: &Authenticated, key: &str) -> ApiResult<()> {
     auth.require(Scope::Sessions)?;
     if !auth.sees_session(key) || !state.store().delete_session(auth.tenant_id, key).await? {
         return Err(ApiError::not_found("session"));
@@ -300,66 +269,31 @@ pub async fn delete(
     Extension(dialect): Extension<Dialect>,
     auth: Authenticated,
     Path(key): Path<String>,
-) -> ApiResult<Json<Value>> {
-    delete_for(&state, &auth, &key).await?;
-    Ok(Json(match dialect {
-        Dialect::Gateway => json!({"deleted": true}),
-        Dialect::Hosted => json!({"sessionKey": key, "deleted": true}),
-    }))
-}
-
-/// S2's conversation summary.
-fn conversation_view(s: &SessionRecord) -> Value {
-    json!({
-        "id": s.key,
-        "channel": s.channel,
-        "created_at": s.created_at,
-        "last_message_at": s.last_message_at,
-        "message_count": s.message_count,
-        "summary": s.summary,
+) -> ApiResult<Response> {
+    delete_session(&state, &auth, &key).await?;
+    Ok(match dialect {
+        Dialect::Gateway => Json(s0::Deleted { deleted: true }).into_response(),
+        Dialect::Hosted => Json(s4::SessionDeleted {
+            session_key: &key,
+            deleted: true,
+        })
+        .into_response(),
     })
-}
-
-pub fn message_view(m: &MessageRecord) -> Value {
-    let mut v = json!({
-        "id": format!("msg_{}", m.id.simple()),
-        "role": m.role,
-        "content": m.content,
-        "created_at": m.created_at,
-    });
-    if let Some(model) = &m.model {
-        v["model"] = json!(model);
-    }
-    if m.input_tokens.is_some() || m.output_tokens.is_some() {
-        v["tokens"] =
-            json!({"input": m.input_tokens.unwrap_or(0), "output": m.output_tokens.unwrap_or(0)});
-    }
-    if let Some(calls) = &m.tool_calls {
-        v["tool_calls"] = calls.clone();
-    }
-    if let Some(run) = m.run_id {
-        v["run_id"] = json!(format!("run_{}", run.simple()));
-    }
-    if let Some(metadata) = &m.metadata {
-        v["metadata"] = metadata.clone();
-    }
-    v
 }
 
 pub async fn list_conversations(
     State(state): State<AppState>,
     auth: Authenticated,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
-    auth.require(Scope::Sessions)?;
-    let filter = q.filter(20, 100)?;
-    let (sessions, total) = visible_sessions(&state, &auth, &filter).await?;
-    Ok(Json(json!({
-        "conversations": sessions.iter().map(conversation_view).collect::<Vec<_>>(),
-        "total": total,
-        "limit": filter.limit,
-        "offset": filter.offset,
-    })))
+) -> ApiResult<Response> {
+    let page = list_sessions(&state, &auth, q, 20, 100).await?;
+    Ok(Json(s2::Conversations {
+        conversations: page.sessions.iter().map(s2::Conversation::of).collect(),
+        total: page.total,
+        limit: page.limit,
+        offset: page.offset,
+    })
+    .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -370,13 +304,13 @@ pub struct ConversationQuery {
     limit: Option<i64>,
 }
 
-pub async fn get_conversation(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    Path(key): Path<String>,
-    ApiQuery(q): ApiQuery<ConversationQuery>,
-) -> ApiResult<Json<Value>> {
-    auth.require(Scope::Sessions)?;
+/// A conversation of the caller's and its first `limit` messages, with whether there are more.
+pub async fn read_conversation(
+    state: &AppState,
+    auth: &Authenticated,
+    key: &str,
+    q: ConversationQuery,
+) -> ApiResult<(SessionRecord, Vec<MessageRecord>, bool)> {
     let limit = q.limit.unwrap_or(1000);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid(
@@ -384,18 +318,22 @@ pub async fn get_conversation(
             "`limit` must be between 1 and 1000",
         ));
     }
-    let s = session(&state, &auth, &key).await?;
+    let s = get_session(state, auth, key).await?;
     let (messages, has_more) = state
         .store()
         .list_messages(auth.tenant_id, s.id, limit)
         .await?;
-    let mut body = conversation_view(&s);
-    body["label"] = json!(s.label);
-    body["agent_id"] = json!(s.agent_id);
-    body["model"] = json!(s.model);
-    body["messages"] = messages.iter().map(message_view).collect();
-    body["has_more"] = json!(has_more);
-    Ok(Json(body))
+    Ok((s, messages, has_more))
+}
+
+pub async fn get_conversation(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(key): Path<String>,
+    ApiQuery(q): ApiQuery<ConversationQuery>,
+) -> ApiResult<Response> {
+    let (s, messages, has_more) = read_conversation(&state, &auth, &key, q).await?;
+    Ok(Json(s2::ConversationDetail::of(&s, &messages, has_more)).into_response())
 }
 
 /// Deletes the conversation and its messages. (S2 also deletes the memory derived from it; the
@@ -404,9 +342,13 @@ pub async fn delete_conversation(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(key): Path<String>,
-) -> ApiResult<Json<Value>> {
-    delete_for(&state, &auth, &key).await?;
-    Ok(Json(json!({"id": key, "deleted": true})))
+) -> ApiResult<Response> {
+    delete_session(&state, &auth, &key).await?;
+    Ok(Json(s2::Deleted {
+        id: &key,
+        deleted: true,
+    })
+    .into_response())
 }
 
 /// The routes only S0 documents under these paths (S0's envelope wraps them under `/api/v1`).

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::Authenticated;
-use crate::dialect::Dialect;
+use crate::dialect::{s0, s1, s2, Dialect};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, ApiJson};
 use crate::middleware::envelope::Enveloped;
@@ -102,54 +102,40 @@ async fn execute(
         .await?)
 }
 
-/// An installed skill in S2's shape.
-fn installed_view(i: &InstalledSkill, registered: &[HttpSkillRecord]) -> Value {
-    let skill = skills::resolve(&i.name, registered);
-    let kind = match skill {
-        Some(Resolved::Http(_)) => "http",
-        _ => "builtin",
-    };
-    json!({
-        "name": i.name,
-        "version": i.version,
-        "description": skill.as_ref().map(Resolved::description),
-        "kind": kind,
-        "status": if i.enabled { "active" } else { "disabled" },
-        "enabled": i.enabled,
-        "permissions": skill.as_ref().map(Resolved::permissions),
-        "installed_at": i.installed_at,
-        "updated_at": i.updated_at,
-        "last_used": i.last_used,
-        "invocations": i.invocations,
-    })
-}
-
 /// `GET /v1/skills` (S2): the tenant's installed skills, `{skills, total}`; under `/api/v1` also
 /// S0's envelope.
 pub async fn list_installed(
     State(state): State<AppState>,
     Extension(dialect): Extension<Dialect>,
     auth: Authenticated,
-) -> ApiResult<Json<Value>> {
-    auth.require(Scope::Skills)?;
-    let installed = state.store().installed_skills(auth.tenant_id).await?;
-    let registered = state.store().http_skills(auth.tenant_id).await?;
-    let skills: Vec<Value> = installed
+) -> ApiResult<Response> {
+    let (installed, registered) = installed_skills(&state, &auth).await?;
+    let skills: Vec<s2::Installed> = installed
         .iter()
-        .map(|i| installed_view(i, &registered))
+        .map(|i| s2::Installed::of(i, &registered))
         .collect();
-    let total = skills.len();
-    Ok(Json(match dialect {
-        Dialect::Hosted => json!({"skills": skills, "total": total}),
-        // A superset (API.md §1): S0's envelope (`data.skills[{name, description, enabled,
-        // version}]`, the same objects) beside S2's `skills` and `total`.
-        Dialect::Gateway => json!({
-            "success": true,
-            "data": {"skills": skills},
-            "skills": skills,
-            "total": total,
-        }),
-    }))
+    Ok(match dialect {
+        Dialect::Hosted => Json(s2::Skills {
+            skills: &skills,
+            total: skills.len(),
+        })
+        .into_response(),
+        Dialect::Gateway => Json(s0::Skills::of(&skills)).into_response(),
+    })
+}
+
+/// The caller's installed skills, and its registered HTTP skills their views look up.
+pub async fn installed_skills(
+    state: &AppState,
+    auth: &Authenticated,
+) -> ApiResult<(Vec<InstalledSkill>, Vec<HttpSkillRecord>)> {
+    auth.require(Scope::Skills)?;
+    let store = state.store();
+    let (installed, registered) = tokio::try_join!(
+        store.installed_skills(auth.tenant_id),
+        store.http_skills(auth.tenant_id)
+    )?;
+    Ok((installed, registered))
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,7 +177,7 @@ pub async fn install(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(installed_view(&installed, &registered))).into_response())
+    Ok((status, Json(s2::Installed::of(&installed, &registered))).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -324,10 +310,12 @@ pub async fn register(
             ),
         )));
     };
-    let mut body = installed_view(&installed, std::slice::from_ref(&record));
-    body["manifest"] = Resolved::Http(Arc::new(record)).manifest();
-    body["signing_secret"] = json!(secret);
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    let view = s2::Registered {
+        installed: s2::Installed::of(&installed, std::slice::from_ref(&record)),
+        manifest: Resolved::Http(Arc::new(record.clone())).manifest(),
+        signing_secret: &secret,
+    };
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 /// `DELETE /v1/skills/{name}` (S2): uninstalls (a registered HTTP skill goes with it); 404 when
@@ -336,12 +324,16 @@ pub async fn uninstall(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     auth.require(Scope::Skills)?;
     if !state.store().uninstall_skill(auth.tenant_id, &name).await? {
         return Err(ApiError::not_found("installed skill"));
     }
-    Ok(Json(json!({"name": name, "deleted": true})))
+    Ok(Json(s2::SkillDeleted {
+        name: &name,
+        deleted: true,
+    })
+    .into_response())
 }
 
 async fn set_enabled(
@@ -349,7 +341,7 @@ async fn set_enabled(
     auth: &Authenticated,
     name: &str,
     enabled: bool,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     auth.require(Scope::Skills)?;
     match state
         .store()
@@ -358,7 +350,7 @@ async fn set_enabled(
     {
         Some(installed) => {
             let registered = state.store().http_skills(auth.tenant_id).await?;
-            Ok(Json(installed_view(&installed, &registered)))
+            Ok(Json(s2::Installed::of(&installed, &registered)).into_response())
         }
         None => Err(ApiError::not_found("installed skill")),
     }
@@ -369,7 +361,7 @@ pub async fn enable(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     set_enabled(&state, &auth, &name, true).await
 }
 
@@ -378,7 +370,7 @@ pub async fn disable(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     set_enabled(&state, &auth, &name, false).await
 }
 
@@ -416,7 +408,7 @@ pub async fn execute_tool(
     auth: Authenticated,
     Path(name): Path<String>,
     ApiJson(call): ApiJson<ToolCall>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     auth.require(Scope::Skills)?;
     let (skill, _) = tenant_skill(&state, &auth, &name).await?;
     let input = match call.parameters {
@@ -431,16 +423,16 @@ pub async fn execute_tool(
     };
     let started = Instant::now();
     let result = execute(&state, &auth, &skill, &input, "parameters", None).await?;
-    Ok(Json(json!({
-        "result": result,
-        "metadata": {
-            "execution_time": started.elapsed().as_secs_f64() * 1000.0,
-            // Not measured per call: in-process skills share the server's heap.
-            "memory_used": null,
-            "skill": skill.name(),
-            "version": skill.version(),
+    Ok(Json(s1::ToolResult {
+        result: &result,
+        metadata: s1::ToolMetadata {
+            execution_time: started.elapsed().as_secs_f64() * 1000.0,
+            memory_used: None,
+            skill: skill.name(),
+            version: skill.version(),
         },
-    })))
+    })
+    .into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -481,20 +473,9 @@ pub async fn execute_skill(
             call.session.as_deref(),
         )
         .await?;
-        // S0 shows `result` as a sentence ("北京今天晴,温度 20-28°C"): a skill whose output
-        // has a `summary` (weather) answers with it, and every skill's structured output is
-        // beside it as `output`.
-        let sentence = result.get("summary").and_then(Value::as_str);
-        Ok::<_, ApiError>(
-            Json(json!({
-                "result": sentence.map_or_else(|| result.clone(), |s| json!(s)),
-                "output": result,
-                "executionTime": started.elapsed().as_secs_f64(),
-                "skill": skill.name(),
-                "version": skill.version(),
-            }))
-            .into_response(),
-        )
+        let took = started.elapsed().as_secs_f64();
+        let view = s0::SkillResult::of(&result, took, skill.name(), skill.version());
+        Ok::<_, ApiError>(Json(view).into_response())
     }
     .await
     .unwrap_or_else(IntoResponse::into_response);

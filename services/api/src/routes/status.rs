@@ -43,7 +43,7 @@ async fn gather(state: &AppState, auth: &Authenticated) -> S2Status {
         .map(|s| Memory {
             wal_entries: s.wal_entries,
             compacted_files: s.compacted_entries,
-            total_size_mb: crate::routes::memory::mb(s.wal_bytes + s.compacted_bytes),
+            total_size_mb: crate::dialect::s2::mb(s.wal_bytes + s.compacted_bytes),
             last_compaction: s.last_compaction,
         });
     S2Status {

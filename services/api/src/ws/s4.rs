@@ -17,7 +17,6 @@ use super::slots::ChatPermit;
 use crate::auth::Authenticated;
 use crate::dialect::s4 as s4_view;
 use crate::dialect::s4::AgentRunBody;
-use crate::dialect::Dialect;
 use crate::error::ApiError;
 use crate::extract::parse_json;
 use crate::middleware::rate_limit::too_many_concurrent;
@@ -61,11 +60,15 @@ impl Conn {
                 Err(e) => Err(e),
             },
             "session.list" => match parse_params(&params) {
-                Ok(query) => sessions::list_sessions(&state, &auth, query, Dialect::Hosted).await,
+                Ok(query) => sessions::list_sessions(&state, &auth, query, 50, 200)
+                    .await
+                    .map(|page| json!(page.view(s4_view::Session::of))),
                 Err(e) => Err(e),
             },
             "session.get" => match string_param(&params, &["sessionKey", "session_key"]) {
-                Ok(key) => sessions::get_session(&state, &auth, &key, Dialect::Hosted).await,
+                Ok(key) => sessions::get_session(&state, &auth, &key)
+                    .await
+                    .map(|s| json!(s4_view::Session::with_context(&s))),
                 Err(e) => Err(e),
             },
             "channel.list" => Ok(json!({

@@ -1,10 +1,19 @@
 //! S2's views (the Korean seed's snake_case shapes): the assistant's reply, which
 //! `POST /v1/message`, a message's status and the WebSocket's `response` frame all carry, and
-//! the `data: {"type": …}` frames of its stream.
+//! the `data: {"type": …}` frames of its stream; its conversations, memory and skills in their
+//! modules.
 
 use openclaw_engine::RunEventKind;
 use serde::Serialize;
 use serde_json::Value;
+
+mod conversation;
+mod memory;
+mod skill;
+
+pub use conversation::*;
+pub use memory::*;
+pub use skill::*;
 
 #[derive(Debug, Serialize)]
 pub struct Tokens {
