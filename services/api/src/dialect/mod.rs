@@ -25,3 +25,31 @@ pub struct Sessions<T> {
     pub limit: i64,
     pub offset: i64,
 }
+
+/// A page of S1's tasks or S3's agents: `{data, total, limit, offset}`.
+#[derive(Debug, serde::Serialize)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Where a run stands after an abort (`POST /v1/runs/{id}/abort`).
+#[derive(Debug, serde::Serialize)]
+pub struct RunState {
+    pub id: String,
+    pub object: &'static str,
+    /// `completed`, `failed`, `cancelled`, or `cancelling` while no replica has confirmed it.
+    pub status: &'static str,
+}
+
+impl RunState {
+    pub fn new(id: String, status: &'static str) -> Self {
+        RunState {
+            id,
+            object: "run",
+            status,
+        }
+    }
+}

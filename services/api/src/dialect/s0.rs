@@ -1,11 +1,11 @@
-//! S0's views (the Chinese seed's camelCase shapes, enveloped under `/api/v1`): the answer of
-//! `POST /message`, the `data: {"chunk": …}` frames of its stream, its sessions, its skill list
-//! and a skill's execution.
+//! S0's shapes (the Chinese seed's camelCase ones, enveloped under `/api/v1`): the answer of
+//! `POST /message`, the `data: {"chunk": …}` frames of its stream, its sessions, its status and
+//! skill list (supersets with S2's), and a skill call's body and answer.
 
 use chrono::{DateTime, Utc};
 use openclaw_engine::RunEventKind;
 use openclaw_store::SessionRecord;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 #[derive(Debug, Serialize)]
@@ -176,4 +176,56 @@ impl<'a> SkillResult<'a> {
             version,
         }
     }
+}
+
+/// `GET /api/v1/status`: a superset (API.md §1) — S0's envelope around its three sections
+/// (taken from S2's), S2's sections beside it.
+#[derive(Serialize)]
+pub struct Status {
+    pub success: bool,
+    pub data: StatusData,
+    #[serde(flatten)]
+    pub s2: super::s2::Status,
+}
+
+#[derive(Serialize)]
+pub struct StatusData {
+    pub gateway: StatusGateway,
+    pub models: super::s2::StatusModels,
+    pub sessions: super::s2::StatusSessions,
+}
+
+#[derive(Serialize)]
+pub struct StatusGateway {
+    pub status: &'static str,
+    pub version: &'static str,
+    pub uptime: u64,
+}
+
+impl Status {
+    pub fn of(s2: super::s2::Status) -> Self {
+        Status {
+            success: true,
+            data: StatusData {
+                gateway: StatusGateway {
+                    status: s2.status,
+                    version: s2.version,
+                    uptime: s2.uptime_seconds,
+                },
+                models: s2.models.clone(),
+                sessions: s2.sessions.clone(),
+            },
+            s2,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkillCall {
+    #[serde(default)]
+    pub args: Value,
+    /// S0 names the session the call belongs to: the memory skills work in its conversation.
+    #[serde(default)]
+    pub session: Option<String>,
 }

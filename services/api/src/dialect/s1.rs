@@ -1,11 +1,12 @@
-//! S1's views: the task object (`/v1/tasks`), as its create, read and list answers show it, and
-//! the session `POST /v1/sessions` creates and the answer of executing a tool.
+//! S1's shapes: the task body and object (`/v1/tasks`, as its create, read and list answers
+//! show it), the session `POST /v1/sessions` creates, a session message's body and reply, and a
+//! tool call's body and answer.
 
 use chrono::{DateTime, Utc};
 use openclaw_domain::TaskId;
 use openclaw_engine::run::run_wire_id;
 use openclaw_store::{JobRecord, SessionRecord};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A task.
@@ -100,4 +101,44 @@ pub struct ToolMetadata<'a> {
     pub memory_used: Option<u64>,
     pub skill: &'a str,
     pub version: &'a str,
+}
+
+/// `POST /v1/sessions/{id}/messages`' answer: the assistant's message.
+#[derive(Debug, Serialize)]
+pub struct SessionReply<'a> {
+    pub message_id: &'a str,
+    pub content: &'a str,
+    pub role: &'static str,
+    pub timestamp: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionMessageBody {
+    pub content: String,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTask {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, rename = "type")]
+    pub job_type: Option<String>,
+    #[serde(default)]
+    pub parameters: Option<Value>,
+    #[serde(default)]
+    pub priority: Option<i64>,
+    /// Seconds.
+    #[serde(default)]
+    pub timeout: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCall {
+    #[serde(default)]
+    pub parameters: Option<Value>,
 }

@@ -1,12 +1,12 @@
-//! S3's views: `POST /chat`'s reply and the `data: {"id","content"}` frames of its stream, and
-//! the spawned agent object (`/v1/agents`).
+//! S3's shapes: the bodies of `POST /chat` and `POST /agents/spawn`, the chat's reply and the
+//! `data: {"id","content"}` frames of its stream, and the spawned agent object (`/v1/agents`).
 
 use chrono::{DateTime, Utc};
 use openclaw_domain::AgentId;
 use openclaw_engine::run::run_wire_id;
 use openclaw_engine::RunEventKind;
 use openclaw_store::JobRecord;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 #[derive(Debug, Serialize)]
@@ -126,4 +126,39 @@ impl<'a> Agent<'a> {
             completed_at: job.finished_at,
         }
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatContext {
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub temperature: Option<f32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatBody {
+    #[serde(default, alias = "sessionId")]
+    pub session_id: Option<String>,
+    pub message: String,
+    #[serde(default)]
+    pub context: Option<ChatContext>,
+    #[serde(default)]
+    pub stream: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpawnAgent {
+    #[serde(default)]
+    pub task: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Seconds.
+    #[serde(default)]
+    pub timeout: Option<i64>,
+    #[serde(default)]
+    pub skills: Option<Vec<String>>,
 }

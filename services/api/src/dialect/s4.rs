@@ -233,3 +233,21 @@ pub struct SessionDeleted<'a> {
     pub session_key: &'a str,
     pub deleted: bool,
 }
+
+/// `GET /status`.
+#[derive(Serialize)]
+pub struct Status {
+    pub status: &'static str,
+    pub version: &'static str,
+    pub uptime: u64,
+    pub gateway: StatusGateway,
+    /// `{<type>: <state>}`; empty until the tenant connects channels.
+    pub channels: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+pub struct StatusGateway {
+    pub port: u16,
+    pub bind: String,
+    pub auth: &'static str,
+}

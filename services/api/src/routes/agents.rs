@@ -17,7 +17,6 @@ use futures::StreamExt;
 use openclaw_domain::{AgentId, JobStatus, Scope, TenantId};
 use openclaw_engine::{skills, RunEvent, RunEventKind};
 use openclaw_store::{JobKind, JobRecord, NewJob};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -28,7 +27,7 @@ use super::tasks::{
     WaitQuery,
 };
 use crate::auth::Authenticated;
-use crate::dialect::Dialect;
+use crate::dialect::{s3, Dialect};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
@@ -46,26 +45,12 @@ pub fn agent_view(job: &JobRecord) -> Value {
     json!(crate::dialect::s3::Agent::of(job))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SpawnAgent {
-    #[serde(default)]
-    task: Option<String>,
-    #[serde(default)]
-    model: Option<String>,
-    /// Seconds.
-    #[serde(default)]
-    timeout: Option<i64>,
-    #[serde(default)]
-    skills: Option<Vec<String>>,
-}
-
 /// `POST /v1/agents/spawn` → 201 with the agent (`pending`) and its `Location`.
 pub async fn spawn(
     State(state): State<AppState>,
     Extension(dialect): Extension<Dialect>,
     auth: Authenticated,
-    ApiJson(req): ApiJson<SpawnAgent>,
+    ApiJson(req): ApiJson<s3::SpawnAgent>,
 ) -> ApiResult<Response> {
     auth.require(Scope::Agents)?;
     let task = req.task.unwrap_or_default();

@@ -15,14 +15,13 @@ use chrono::Utc;
 use openclaw_domain::{RunStatus, Scope};
 use openclaw_engine::run::{parse_run_id, run_wire_id};
 use openclaw_engine::{RunEvent, RunRequest, Thinking};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::runs::{self, finish, render_stream, sse, Done};
 use crate::auth::Authenticated;
 use crate::dialect::s4::AgentRunBody;
 use crate::dialect::Dialect;
-use crate::dialect::{s0, s2, s3, s4};
+use crate::dialect::{s0, s1, s2, s3, s4};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::middleware::envelope::Enveloped;
@@ -40,32 +39,6 @@ fn data(value: Value) -> Event {
 }
 
 // ---- S2 and S0: POST /message ------------------------------------------------------------
-
-/// One body for both seeds that document `POST /message`: S2 sends `message`, S0 `text`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MessageBody {
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default, alias = "conversationId")]
-    conversation_id: Option<String>,
-    #[serde(default)]
-    channel: Option<String>,
-    #[serde(default)]
-    metadata: Option<Value>,
-    #[serde(default, alias = "waitForResponse")]
-    wait_for_response: Option<bool>,
-    #[serde(default, alias = "timeoutMs")]
-    timeout_ms: Option<u64>,
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default, alias = "sessionKey", alias = "session_id")]
-    session: Option<String>,
-    #[serde(default)]
-    stream: Option<bool>,
-}
 
 fn s2_reply(d: &Done) -> Value {
     json!(s2::Reply::of(&d.answer, &d.session_key, &d.model))
@@ -118,7 +91,7 @@ pub async fn message(
     Extension(dialect): Extension<Dialect>,
     auth: Authenticated,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<MessageBody>,
+    ApiJson(body): ApiJson<s2::MessageBody>,
 ) -> Response {
     if body.message.is_none() && body.text.is_some() {
         // S0's variant; under /api/v1 its answers and errors wear S0's envelope.
@@ -139,7 +112,7 @@ async fn s2_message(
     state: &AppState,
     auth: &Authenticated,
     headers: &HeaderMap,
-    body: MessageBody,
+    body: s2::MessageBody,
 ) -> ApiResult<Response> {
     let message = body
         .message
@@ -164,12 +137,12 @@ async fn s2_message(
     if body.wait_for_response == Some(false) && !wants_sse(headers) {
         let queued = runs::enqueue(state, auth, req, "conversation_id").await?;
         let id = run_wire_id(queued.run_id);
-        let body = json!({
-            "id": id,
-            "status": "processing",
-            "conversation_id": queued.session_key,
-            "poll_url": format!("/api/v1/message/{id}/status"),
-        });
+        let body = s2::Accepted {
+            id: &id,
+            status: "processing",
+            conversation_id: &queued.session_key,
+            poll_url: format!("/api/v1/message/{id}/status"),
+        };
         return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
     }
     let started = runs::start(state, auth, req, "conversation_id").await?;
@@ -183,7 +156,7 @@ async fn s2_message(
 async fn s0_message(
     state: &AppState,
     auth: &Authenticated,
-    body: MessageBody,
+    body: s2::MessageBody,
 ) -> ApiResult<Response> {
     let text = body.text.unwrap_or_default();
     let req = RunRequest {
@@ -204,7 +177,7 @@ async fn s0_message(
 pub async fn message_stream(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiJson(body): ApiJson<MessageBody>,
+    ApiJson(body): ApiJson<s2::MessageBody>,
 ) -> ApiResult<Response> {
     let text = body
         .text
@@ -225,7 +198,7 @@ pub async fn message_status(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     auth.require(Scope::Messages)?;
     let id = parse_run_id(&raw).ok_or_else(|| ApiError::not_found("message"))?;
     let run = state
@@ -236,13 +209,12 @@ pub async fn message_status(
     if !auth.sees_run(run.session_key.as_deref()) {
         return Err(ApiError::not_found("message"));
     }
-    let mut body = json!({"id": run_wire_id(run.id), "status": run.status.as_str(), "conversation_id": run.session_key});
-    if run.status == RunStatus::Completed {
+    let done = (run.status == RunStatus::Completed).then(|| {
         let (input, output) = (
             run.input_tokens.unwrap_or(0) as u64,
             run.output_tokens.unwrap_or(0) as u64,
         );
-        body["response"] = s2_reply(&Done {
+        Done {
             run_id: run.id,
             session_key: run.session_key.clone().unwrap_or_default(),
             model: run.model.clone(),
@@ -260,36 +232,21 @@ pub async fn message_status(
                 tools_used: Vec::new(),
                 calls: Vec::new(),
             },
-        });
-    }
-    if let Some(error) = run.error {
-        body["error"] = error;
-    }
-    Ok(Json(body))
+        }
+    });
+    Ok(Json(s2::MessageStatus {
+        id: run_wire_id(run.id),
+        status: run.status.as_str(),
+        conversation_id: run.session_key.as_deref(),
+        response: done
+            .as_ref()
+            .map(|d| s2::Reply::of(&d.answer, &d.session_key, &d.model)),
+        error: run.error.as_ref(),
+    })
+    .into_response())
 }
 
 // ---- S3: POST /chat ------------------------------------------------------------------------
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChatContext {
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    temperature: Option<f32>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChatBody {
-    #[serde(default, alias = "sessionId")]
-    session_id: Option<String>,
-    message: String,
-    #[serde(default)]
-    context: Option<ChatContext>,
-    #[serde(default)]
-    stream: Option<bool>,
-}
 
 fn valid_temperature(t: Option<f32>, param: &str) -> ApiResult<Option<f32>> {
     match t {
@@ -304,7 +261,7 @@ fn valid_temperature(t: Option<f32>, param: &str) -> ApiResult<Option<f32>> {
 pub async fn chat(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiJson(body): ApiJson<ChatBody>,
+    ApiJson(body): ApiJson<s3::ChatBody>,
 ) -> ApiResult<Response> {
     let context = body.context.unwrap_or_default();
     let req = RunRequest {
@@ -425,20 +382,12 @@ pub async fn agent_run_stream(
 
 // ---- S1: POST /sessions/{id}/messages ------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SessionMessageBody {
-    content: String,
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
-}
-
 pub async fn session_message(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(key): Path<String>,
-    ApiJson(body): ApiJson<SessionMessageBody>,
-) -> ApiResult<Json<Value>> {
+    ApiJson(body): ApiJson<s1::SessionMessageBody>,
+) -> ApiResult<Response> {
     if body.kind.as_deref().is_some_and(|k| k != "text") {
         return Err(ApiError::invalid(
             "type",
@@ -461,12 +410,13 @@ pub async fn session_message(
         ..Default::default()
     };
     let d = finish(runs::start(&state, &auth, req, "session_id").await?, None).await?;
-    Ok(Json(json!({
-        "message_id": d.message_id,
-        "content": d.content,
-        "role": "assistant",
-        "timestamp": Utc::now(),
-    })))
+    Ok(Json(s1::SessionReply {
+        message_id: &d.message_id,
+        content: &d.content,
+        role: "assistant",
+        timestamp: Utc::now(),
+    })
+    .into_response())
 }
 
 /// S0's stream, which only S0 documents (its envelope wraps it under `/api/v1`).

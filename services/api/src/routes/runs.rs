@@ -19,11 +19,12 @@ use openclaw_engine::run::{parse_run_id, run_wire_id};
 use openclaw_engine::{RunEvent, RunEventKind, RunRequest, Started, Subscription};
 use openclaw_store::redis::ControlMessage;
 use openclaw_store::{JobKind, RunRecord};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::sessions::valid_session_key;
 use crate::auth::Authenticated;
+use crate::dialect::RunState;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -289,7 +290,7 @@ pub async fn abort(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(raw): Path<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<RunState>)> {
     let (status, body) = abort_run(&state, &auth, &raw).await?;
     Ok((status, Json(body)))
 }
@@ -300,7 +301,7 @@ pub async fn abort_run(
     state: &AppState,
     auth: &Authenticated,
     raw: &str,
-) -> ApiResult<(StatusCode, Value)> {
+) -> ApiResult<(StatusCode, RunState)> {
     auth.require(Scope::Messages)?;
     if let Some(sub) = local_stateless(state, auth, raw, 0) {
         let id = sub.run_id();
@@ -310,10 +311,7 @@ pub async fn abort_run(
             Err(e) if e.details["reason"] == "cancelled" => "cancelled",
             Err(_) => "failed",
         };
-        return Ok((
-            StatusCode::OK,
-            json!({"id": run_wire_id(id), "object": "run", "status": status}),
-        ));
+        return Ok((StatusCode::OK, RunState::new(run_wire_id(id), status)));
     }
     let run = run_of(state, auth, raw).await?;
     if run.status.is_ended() {
@@ -355,12 +353,12 @@ pub async fn abort_run(
     Ok(match end {
         Some(end) => (
             StatusCode::OK,
-            json!({"id": run_wire_id(id), "object": "run", "status": ended_status(&end)}),
+            RunState::new(run_wire_id(id), ended_status(&end)),
         ),
         // No replica answered (the one running it may be gone): the abort stays requested.
         None => (
             StatusCode::ACCEPTED,
-            json!({"id": run_wire_id(id), "object": "run", "status": "cancelling"}),
+            RunState::new(run_wire_id(id), "cancelling"),
         ),
     })
 }

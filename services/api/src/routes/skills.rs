@@ -17,7 +17,6 @@ use openclaw_domain::{Error, ErrorKind, Scope};
 use openclaw_engine::skills::{self, Resolved, Skill};
 use openclaw_store::{HttpSkillRecord, InstalledSkill, MemoryScope};
 use rand::distributions::{Alphanumeric, DistString};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::Authenticated;
@@ -138,15 +137,6 @@ pub async fn installed_skills(
     Ok((installed, registered))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Install {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    version: Option<String>,
-}
-
 /// `POST /v1/skills/install` `{name, version}` (S2) → 201 (200 when it was installed already:
 /// the version is updated and it is enabled again). The version defaults to the current one;
 /// earlier catalogue versions install too. An unknown name or version → 404 with the skills
@@ -154,7 +144,7 @@ pub struct Install {
 pub async fn install(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiJson(req): ApiJson<Install>,
+    ApiJson(req): ApiJson<s2::Install>,
 ) -> ApiResult<Response> {
     auth.require(Scope::Skills)?;
     let Some(name) = req.name.filter(|n| !n.trim().is_empty()) else {
@@ -180,24 +170,6 @@ pub async fn install(
     Ok((status, Json(s2::Installed::of(&installed, &registered))).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Register {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    version: Option<String>,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default, alias = "inputSchema", alias = "parameters")]
-    input_schema: Option<Value>,
-    #[serde(default, alias = "url")]
-    endpoint: Option<String>,
-    /// Seconds, 1–30 (default 10).
-    #[serde(default)]
-    timeout: Option<i64>,
-}
-
 fn required(field: &str, value: Option<String>, max_chars: usize) -> ApiResult<String> {
     match value.map(|v| v.trim().to_string()) {
         Some(v) if !v.is_empty() && v.chars().count() <= max_chars => Ok(v),
@@ -214,7 +186,7 @@ fn required(field: &str, value: Option<String>, max_chars: usize) -> ApiResult<S
 pub async fn register(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiJson(req): ApiJson<Register>,
+    ApiJson(req): ApiJson<s2::Register>,
 ) -> ApiResult<Response> {
     auth.require(Scope::Skills)?;
     let name = required("name", req.name, 64)?;
@@ -394,20 +366,13 @@ pub async fn list_tools(
     )))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ToolCall {
-    #[serde(default)]
-    parameters: Option<Value>,
-}
-
 /// `POST /v1/tools/{name}/execute` `{parameters}` (S1) →
 /// `{result, metadata{execution_time (ms), memory_used}}`.
 pub async fn execute_tool(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(name): Path<String>,
-    ApiJson(call): ApiJson<ToolCall>,
+    ApiJson(call): ApiJson<s1::ToolCall>,
 ) -> ApiResult<Response> {
     auth.require(Scope::Skills)?;
     let (skill, _) = tenant_skill(&state, &auth, &name).await?;
@@ -435,16 +400,6 @@ pub async fn execute_tool(
     .into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SkillCall {
-    #[serde(default)]
-    args: Value,
-    /// S0 names the session the call belongs to: the memory skills work in its conversation.
-    #[serde(default)]
-    session: Option<String>,
-}
-
 /// `POST /v1/skills/{name}/execute` `{args, session}` (S0) → `{result, output, executionTime
 /// (s)}`: `result` is the skill's sentence where it has one, else its output.
 pub async fn execute_skill(
@@ -457,8 +412,8 @@ pub async fn execute_skill(
     let resp = async {
         auth.require(Scope::Skills)?;
         let (skill, _) = tenant_skill(&state, &auth, &name).await?;
-        let call: SkillCall = if body.iter().all(u8::is_ascii_whitespace) {
-            SkillCall::default()
+        let call: s0::SkillCall = if body.iter().all(u8::is_ascii_whitespace) {
+            s0::SkillCall::default()
         } else {
             parse_json(&body)?
         };

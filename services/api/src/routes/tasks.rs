@@ -13,7 +13,6 @@ use axum::Router;
 use axum::{Extension, Json};
 use openclaw_domain::{Error, ErrorKind, JobStatus, Scope, TaskId};
 use openclaw_engine::jobs::COMPACT_TASK;
-use openclaw_engine::run::run_wire_id;
 use openclaw_engine::skills;
 use openclaw_store::redis::ControlMessage;
 use openclaw_store::{CancelOutcome, JobKind, JobRecord, NewJob};
@@ -24,7 +23,7 @@ use uuid::Uuid;
 use super::sessions::valid_session_key;
 use super::{parse_id, valid_name};
 use crate::auth::Authenticated;
-use crate::dialect::Dialect;
+use crate::dialect::{s1, Dialect, Page};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
@@ -116,11 +115,6 @@ pub async fn load_job(
     }
 }
 
-/// The run executing (or that executed) a job's current attempt.
-pub fn run_ref(job: &JobRecord) -> Value {
-    job.run_id.map_or(Value::Null, |r| json!(run_wire_id(r)))
-}
-
 /// 201 with a new resource and its `Location`, under the prefix the request came in on.
 pub fn created(dialect: Dialect, path: &str, body: Value) -> Response {
     let prefix = match dialect {
@@ -158,11 +152,11 @@ pub async fn list_page(
         .store()
         .list_jobs(auth.tenant_id, kind, status, limit, offset)
         .await?;
-    Ok(Json(json!({
-        "data": jobs.iter().map(view).collect::<Vec<_>>(),
-        "total": total,
-        "limit": limit,
-        "offset": offset,
+    Ok(Json(json!(Page {
+        data: jobs.iter().map(view).collect(),
+        total,
+        limit,
+        offset,
     })))
 }
 
@@ -201,22 +195,6 @@ pub async fn cancel_job(
 /// The task as clients see it, on every route.
 pub fn task_view(job: &JobRecord) -> Value {
     json!(crate::dialect::s1::Task::of(job))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateTask {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default, rename = "type")]
-    job_type: Option<String>,
-    #[serde(default)]
-    parameters: Option<Value>,
-    #[serde(default)]
-    priority: Option<i64>,
-    /// Seconds.
-    #[serde(default)]
-    timeout: Option<i64>,
 }
 
 fn valid_type(t: Option<String>) -> ApiResult<String> {
@@ -280,7 +258,7 @@ pub async fn create(
     State(state): State<AppState>,
     Extension(dialect): Extension<Dialect>,
     auth: Authenticated,
-    ApiJson(req): ApiJson<CreateTask>,
+    ApiJson(req): ApiJson<s1::CreateTask>,
 ) -> ApiResult<Response> {
     auth.require(Scope::Tasks)?;
     let name = match req.name {

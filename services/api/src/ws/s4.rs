@@ -56,7 +56,7 @@ impl Conn {
             "chat.abort" => match string_param(&params, &["runId", "run_id"]) {
                 Ok(run) => abort_run(&state, &auth, &run)
                     .await
-                    .map(|(_, body)| json!({"runId": body["id"], "status": body["status"]})),
+                    .map(|(_, run)| json!({"runId": run.id, "status": run.status})),
                 Err(e) => Err(e),
             },
             "session.list" => match parse_params(&params) {

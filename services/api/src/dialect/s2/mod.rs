@@ -1,19 +1,21 @@
-//! S2's views (the Korean seed's snake_case shapes): the assistant's reply, which
-//! `POST /v1/message`, a message's status and the WebSocket's `response` frame all carry, and
-//! the `data: {"type": …}` frames of its stream; its conversations, memory and skills in their
-//! modules.
+//! S2's shapes (the Korean seed's snake_case ones): the `POST /message` body (S0's too), the
+//! assistant's reply, which `POST /v1/message`, a message's status and the WebSocket's
+//! `response` frame all carry, and the `data: {"type": …}` frames of its stream; its
+//! conversations, memory, skills and status in their modules.
 
 use openclaw_engine::RunEventKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 mod conversation;
 mod memory;
 mod skill;
+mod status;
 
 pub use conversation::*;
 pub use memory::*;
 pub use skill::*;
+pub use status::*;
 
 #[derive(Debug, Serialize)]
 pub struct Tokens {
@@ -136,4 +138,52 @@ pub fn frame(kind: &RunEventKind) -> Frame<'_> {
             error: FrameError { code, message },
         },
     }
+}
+
+/// `POST /message` with `wait_for_response: false`: 202 and where to poll.
+#[derive(Debug, Serialize)]
+pub struct Accepted<'a> {
+    pub id: &'a str,
+    pub status: &'static str,
+    pub conversation_id: &'a str,
+    pub poll_url: String,
+}
+
+/// `GET /message/{id}/status`: the run's status, its reply once completed, its error once
+/// failed.
+#[derive(Debug, Serialize)]
+pub struct MessageStatus<'a> {
+    pub id: String,
+    pub status: &'static str,
+    pub conversation_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<Reply<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a Value>,
+}
+
+/// One body for both seeds that document `POST /message`: S2 sends `message`, S0 `text`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageBody {
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default, alias = "conversationId")]
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+    #[serde(default, alias = "waitForResponse")]
+    pub wait_for_response: Option<bool>,
+    #[serde(default, alias = "timeoutMs")]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default, alias = "sessionKey", alias = "session_id")]
+    pub session: Option<String>,
+    #[serde(default)]
+    pub stream: Option<bool>,
 }

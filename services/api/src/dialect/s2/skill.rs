@@ -1,10 +1,10 @@
-//! S2's skills (`/skills`): an installed skill, the list, a registered HTTP skill (with its
-//! signing secret, shown once) and an uninstall.
+//! S2's skills (`/skills`): the install and register bodies, an installed skill, the list, a
+//! registered HTTP skill (with its signing secret, shown once) and an uninstall.
 
 use chrono::{DateTime, Utc};
 use openclaw_engine::skills::{self, Permissions, Resolved};
 use openclaw_store::{HttpSkillRecord, InstalledSkill};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// An installed skill; `description` and `permissions` are null for one the catalogue no longer
@@ -71,4 +71,31 @@ pub struct Registered<'a> {
 pub struct SkillDeleted<'a> {
     pub name: &'a str,
     pub deleted: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Install {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default, alias = "inputSchema", alias = "parameters")]
+    pub input_schema: Option<Value>,
+    #[serde(default, alias = "url")]
+    pub endpoint: Option<String>,
+    /// Seconds, 1–30 (default 10).
+    #[serde(default)]
+    pub timeout: Option<i64>,
 }
