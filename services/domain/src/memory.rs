@@ -62,6 +62,42 @@ impl MemoryTier {
     }
 }
 
+/// What a run's credential may do with the tenant's memory: recall and the memory tools need
+/// the `memory` scope, and a credential limited to one session reaches that session's alone.
+/// Kept with a queued job, so the worker that runs it later grants no more than its creator had.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MemoryAccess {
+    /// The tenant's own memories and the session's.
+    #[default]
+    Tenant,
+    /// The session's memories only.
+    Session,
+    /// Neither recall nor the memory tools.
+    Off,
+}
+
+impl MemoryAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemoryAccess::Tenant => "tenant",
+            MemoryAccess::Session => "session",
+            MemoryAccess::Off => "off",
+        }
+    }
+}
+
+impl TryFrom<String> for MemoryAccess {
+    type Error = crate::status::UnknownStatus;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        match s.as_str() {
+            "tenant" => Ok(MemoryAccess::Tenant),
+            "session" => Ok(MemoryAccess::Session),
+            "off" => Ok(MemoryAccess::Off),
+            _ => Err(crate::status::UnknownStatus(s)),
+        }
+    }
+}
+
 /// Terms a query looks for at most (a 2 000-character query of CJK text would otherwise be
 /// 2 000 bigrams); the first ones are kept.
 pub const MAX_QUERY_TERMS: usize = 64;

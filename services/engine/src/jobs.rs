@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dashmap::DashMap;
+use openclaw_domain::memory::MemoryAccess;
 use openclaw_domain::{Error, ErrorKind, TenantId};
 use openclaw_store::{Held, JobEnd, JobKind, JobRecord, Lineage, MemoryScope, NewJob, Store};
 use serde_json::{json, Value};
@@ -374,6 +375,7 @@ impl Jobs {
                         model: model.map(str::to_string),
                         skills: skills.clone(),
                         timeout_ms: job.timeout_ms,
+                        memory: job.memory_access,
                     }) as Arc<dyn ToolExecutor>
                 });
                 let req = RunRequest {
@@ -382,6 +384,7 @@ impl Jobs {
                     channel: Some("agent".into()),
                     executor: sub,
                     skills,
+                    memory: job.memory_access,
                     ..Default::default()
                 };
                 self.agent_run(attempt, req).await
@@ -435,6 +438,7 @@ impl Jobs {
                             .and_then(Value::as_str)
                             .map(str::to_string),
                         channel: Some("task".into()),
+                        memory: job.memory_access,
                         ..Default::default()
                     };
                     self.agent_run(attempt, req).await
@@ -449,6 +453,7 @@ impl Jobs {
                             job.name
                         ),
                         channel: Some("task".into()),
+                        memory: job.memory_access,
                         ..Default::default()
                     };
                     self.agent_run(attempt, req).await
@@ -567,7 +572,14 @@ impl Jobs {
         match self
             .inner
             .runs
-            .resume(job.tenant(), run, message, metadata, job.attempts > 1)
+            .resume(
+                job.tenant(),
+                run,
+                message,
+                metadata,
+                job.memory_access,
+                job.attempts > 1,
+            )
             .await
         {
             // An earlier attempt finished it; nothing is left to do.
@@ -608,6 +620,8 @@ struct SubAgents {
     /// The parent's skill limit, which its sub-agents inherit.
     skills: Option<Vec<String>>,
     timeout_ms: i32,
+    /// The parent's memory access, which its sub-agents inherit.
+    memory: MemoryAccess,
 }
 
 #[async_trait::async_trait]
@@ -663,6 +677,9 @@ impl ToolExecutor for SubAgents {
             timeout_ms: self.timeout_ms,
             max_attempts: 1,
             run_id: None,
+            // The store gives a sub-agent its parent's session.
+            session_key: None,
+            memory_access: self.memory,
         };
         let child = store
             .start_subagent(self.parent.tenant, new, lineage, jobs.worker())

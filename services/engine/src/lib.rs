@@ -10,6 +10,7 @@ pub mod provider;
 pub mod run;
 pub mod skills;
 
+pub use openclaw_domain::memory::MemoryAccess;
 pub use provider::{
     collect, ChatMessage, ChatRequest, ChatStream, Completion, FinishReason, ModelInfo, ModelRef,
     Provider, Providers, ProvidersConfig, Role, StreamEvent, Thinking, ToolCall, ToolChoice,

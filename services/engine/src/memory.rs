@@ -296,13 +296,14 @@ impl Memory {
         Ok(found)
     }
 
-    /// The memories worth putting before a run's model: the most relevant to `message` among the
-    /// tenant's own and its conversation's, within the token budget. Recall is a help, never a
-    /// reason to fail a run: trouble is logged and recalls nothing.
-    pub async fn recall(&self, tenant: TenantId, session: Uuid, message: &str) -> Vec<Found> {
+    /// The memories worth putting before a run's model: the most relevant to `message` within
+    /// `scope` (the tenant's own and its conversation's, or the conversation's alone for a
+    /// session-limited credential), within the token budget. Recall is a help, never a reason
+    /// to fail a run: trouble is logged and recalls nothing.
+    pub async fn recall(&self, tenant: TenantId, scope: MemoryScope, message: &str) -> Vec<Found> {
         let config = &self.inner.config;
         let filter = MemoryFilter {
-            scope: MemoryScope::Recall(session),
+            scope,
             ..Default::default()
         };
         let found = match self
@@ -510,13 +511,14 @@ impl Memory {
         Ok(vectors.len())
     }
 
-    /// The `memory_search` and `memory_add` tools for a run in `session`: searching what the
-    /// run may recall, adding memories that derive from (and go with) the conversation.
-    pub fn tools(&self, tenant: TenantId, session: Uuid) -> MemoryTools {
+    /// The `memory_search` and `memory_add` tools for a run in `session`: searching `scope`
+    /// (what the run may recall), adding memories that derive from (and go with) the
+    /// conversation.
+    pub fn tools(&self, tenant: TenantId, session: Uuid, scope: MemoryScope) -> MemoryTools {
         MemoryTools {
             memory: self.clone(),
             tenant,
-            scope: MemoryScope::Recall(session),
+            scope,
             add_to: Some(session),
             source: "conversation",
         }

@@ -4,6 +4,7 @@
 //! partitioned, presumed dead) cannot end or touch a job another worker has since claimed.
 
 use chrono::{DateTime, Duration, Utc};
+use openclaw_domain::memory::MemoryAccess;
 use openclaw_domain::{JobStatus, TenantId};
 use serde_json::{json, Value};
 use sqlx::{FromRow, PgConnection};
@@ -54,6 +55,10 @@ pub struct NewJob {
     pub timeout_ms: i32,
     pub max_attempts: i32,
     pub run_id: Option<Uuid>,
+    /// The session the job belongs to (`None`: the tenant's); a sub-agent takes its parent's.
+    pub session_key: Option<String>,
+    /// What its runs may do with memory: what the creating credential could.
+    pub memory_access: MemoryAccess,
 }
 
 /// A sub-agent's place in its family: it runs inside `root`'s job.
@@ -90,6 +95,9 @@ pub struct JobRecord {
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    pub session_key: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub memory_access: MemoryAccess,
 }
 
 impl JobRecord {
@@ -110,7 +118,7 @@ const REQUEUED_RUN: &str =
 const JOB_COLUMNS: &str = "jobs.tenant_id, jobs.id, jobs.kind, jobs.name, jobs.type, jobs.parameters, \
     jobs.priority, jobs.timeout_ms, jobs.status, jobs.progress, jobs.result, jobs.error, jobs.attempts, \
     jobs.max_attempts, jobs.run_id, jobs.parent_id, jobs.root_id, jobs.depth, jobs.created_at, \
-    jobs.updated_at, jobs.started_at, jobs.finished_at";
+    jobs.updated_at, jobs.started_at, jobs.finished_at, jobs.session_key, jobs.memory_access";
 
 /// How a worker ends its attempt at a job.
 #[derive(Debug, Clone)]
@@ -292,12 +300,14 @@ impl Store {
         .await
     }
 
-    /// A page of a tenant's jobs of one kind, newest first, and how many match in all.
+    /// A page of a tenant's jobs of one kind (of one session's only, when `session` is given),
+    /// newest first, and how many match in all.
     pub async fn list_jobs(
         &self,
         tenant: TenantId,
         kind: JobKind,
         status: Option<&str>,
+        session: Option<&str>,
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<JobRecord>, i64)> {
@@ -305,6 +315,7 @@ impl Store {
             let rows = sqlx::query_as(&format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND kind = $2 \
                  AND ($3::text IS NULL OR status = $3) \
+                 AND ($6::text IS NULL OR session_key = $6) \
                  ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
             ))
             .bind(tenant.as_uuid())
@@ -312,15 +323,18 @@ impl Store {
             .bind(status)
             .bind(limit)
             .bind(offset)
+            .bind(session)
             .fetch_all(&mut *c)
             .await?;
             let total: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM jobs WHERE tenant_id = $1 AND kind = $2 \
-                 AND ($3::text IS NULL OR status = $3)",
+                 AND ($3::text IS NULL OR status = $3) \
+                 AND ($4::text IS NULL OR session_key = $4)",
             )
             .bind(tenant.as_uuid())
             .bind(kind.as_str())
             .bind(status)
+            .bind(session)
             .fetch_one(&mut *c)
             .await?;
             Ok((rows, total))
@@ -787,11 +801,14 @@ async fn insert_job(
 ) -> Result<JobRecord> {
     let record = sqlx::query_as(&format!(
         "INSERT INTO jobs (tenant_id, id, kind, name, type, parameters, priority, timeout_ms, \
-             max_attempts, run_id, parent_id, root_id, depth, status, worker, attempts, started_at) \
+             max_attempts, run_id, parent_id, root_id, depth, status, worker, attempts, started_at, \
+             session_key, memory_access) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
              CASE WHEN $14::text IS NULL THEN 'queued' ELSE 'running' END, $14, \
              CASE WHEN $14::text IS NULL THEN 0 ELSE 1 END, \
-             CASE WHEN $14::text IS NULL THEN NULL ELSE now() END) \
+             CASE WHEN $14::text IS NULL THEN NULL ELSE now() END, \
+             coalesce($15, (SELECT p.session_key FROM jobs p WHERE p.tenant_id = $1 AND p.id = $11)), \
+             $16) \
          RETURNING {JOB_COLUMNS}"
     ))
     .bind(tenant.as_uuid())
@@ -808,6 +825,8 @@ async fn insert_job(
     .bind(lineage.map(|l| l.root))
     .bind(lineage.map_or(0, |l| l.depth))
     .bind(running_on)
+    .bind(&job.session_key)
+    .bind(job.memory_access.as_str())
     .fetch_one(c)
     .await?;
     Ok(record)

@@ -459,6 +459,7 @@ async fn schedule_compactions(store: &Store, memory: &openclaw_engine::memory::M
         }
     };
     for tenant in due {
+        use openclaw_engine::MemoryAccess;
         let job = openclaw_store::NewJob {
             id: uuid::Uuid::now_v7(),
             kind: openclaw_store::JobKind::Task,
@@ -470,6 +471,8 @@ async fn schedule_compactions(store: &Store, memory: &openclaw_engine::memory::M
             timeout_ms: 600_000,
             max_attempts: 3,
             run_id: None,
+            session_key: None,
+            memory_access: MemoryAccess::Tenant,
         };
         match store.enqueue_job_once(tenant, job).await {
             Ok(Ok(_)) => tracing::info!(%tenant, "memory compaction scheduled"),

@@ -29,6 +29,8 @@ fn task(name: &str) -> NewJob {
         timeout_ms: 60_000,
         max_attempts: 2,
         run_id: None,
+        session_key: None,
+        memory_access: Default::default(),
     }
 }
 
@@ -103,7 +105,7 @@ async fn claims_take_turns_between_tenants_and_respect_each_tenants_cap() {
     );
 
     let mut running = store
-        .list_jobs(flood, JobKind::Task, Some("running"), 10, 0)
+        .list_jobs(flood, JobKind::Task, Some("running"), None, 10, 0)
         .await
         .unwrap()
         .0;

@@ -13,6 +13,7 @@ mod memory;
 mod memory_relevance;
 mod messages;
 mod openai;
+mod privilege;
 mod rls;
 mod round_trips;
 mod run_limits;

@@ -557,6 +557,7 @@ async fn an_async_message_aborted_before_a_worker_takes_it_never_runs() {
             t.id.parse().unwrap(),
             openclaw_store::JobKind::Message,
             None,
+            None,
             10,
             0,
         )

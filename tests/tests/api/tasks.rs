@@ -336,7 +336,7 @@ async fn task_fields_are_validated() {
     }
     let (_, total) = app
         .store
-        .list_jobs(tenant_id(&t), JobKind::Task, None, 10, 0)
+        .list_jobs(tenant_id(&t), JobKind::Task, None, None, 10, 0)
         .await
         .unwrap();
     assert_eq!(total, 2, "nothing invalid was queued");
@@ -821,6 +821,8 @@ async fn a_tenant_may_have_at_most_1000_unfinished_jobs() {
                         timeout_ms: 1000,
                         max_attempts: 1,
                         run_id: None,
+                        session_key: None,
+                        memory_access: Default::default(),
                     },
                 )
                 .await
@@ -1082,7 +1084,7 @@ async fn skill_task_parameters_are_validated_at_creation() {
     .await;
     let (_, total) = app
         .store
-        .list_jobs(tenant_id(&t), JobKind::Task, None, 10, 0)
+        .list_jobs(tenant_id(&t), JobKind::Task, None, None, 10, 0)
         .await
         .unwrap();
     assert_eq!(total, 1, "nothing invalid was queued");

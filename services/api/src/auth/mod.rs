@@ -80,6 +80,52 @@ impl Authenticated {
         }
     }
 
+    /// Whether a task or agent is the caller's to see: any of the tenant's for an unlimited
+    /// credential, its own session's for one limited to a session.
+    pub fn sees_job(&self, job: &openclaw_store::JobRecord) -> bool {
+        self.session.is_none() || job.session_key == self.session
+    }
+
+    /// What the caller's runs may do with memory: nothing without the `memory` scope, its own
+    /// session's for a session-limited credential.
+    pub fn memory_access(&self) -> openclaw_engine::MemoryAccess {
+        use openclaw_engine::MemoryAccess;
+        if !self.scopes.contains(Scope::Memory) {
+            MemoryAccess::Off
+        } else if self.session.is_some() {
+            MemoryAccess::Session
+        } else {
+            MemoryAccess::Tenant
+        }
+    }
+
+    /// Changes to what the whole tenant uses (its skills, say) are not a session-limited
+    /// credential's to make.
+    pub fn require_tenant_wide(&self, action: &str) -> ApiResult<()> {
+        match self.session {
+            None => Ok(()),
+            Some(_) => Err(ApiError(Error::forbidden(format!(
+                "a token limited to one session cannot {action}"
+            )))),
+        }
+    }
+
+    /// Key management and token minting take an API key that is not limited to a session: a
+    /// token (short-lived, perhaps one session's) can never make a credential that outlives
+    /// it or reaches further.
+    pub fn require_key(&self, action: &str) -> ApiResult<()> {
+        if self.via == CredentialKind::ApiKey && self.session.is_none() {
+            Ok(())
+        } else {
+            Err(ApiError(
+                Error::forbidden(format!(
+                    "{action} takes an API key with the `keys` scope, not a token"
+                ))
+                .with_details(serde_json::json!({"required_credential": "api_key"})),
+            ))
+        }
+    }
+
     pub fn require(&self, scope: Scope) -> ApiResult<()> {
         if self.scopes.contains(scope) {
             Ok(())

@@ -104,6 +104,8 @@ pub async fn spawn(
                 timeout_ms,
                 max_attempts: AGENT_MAX_ATTEMPTS,
                 run_id: None,
+                session_key: auth.session.clone(),
+                memory_access: auth.memory_access(),
             },
         )
         .await?;
@@ -199,9 +201,7 @@ pub async fn events(
     auth.require(Scope::Agents)?;
     let id: AgentId = parse_id(&raw, "agent")?;
     let after = last_event_id(&headers)?;
-    let job = state
-        .store()
-        .get_job(auth.tenant_id, JobKind::Agent, id.0)
+    let job = load_job(&state, &auth, JobKind::Agent, id.0, Duration::ZERO)
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
     let deadline = Instant::now() + state.config().request_timeout;

@@ -1,5 +1,6 @@
-//! A tenant's own API keys: `POST/GET /v1/api-keys`, `GET/DELETE /v1/api-keys/{id}`. Issuing and
-//! revoking are shared with the operator API, which calls `issue` and `revoke` for any tenant.
+//! A tenant's own API keys: `POST/GET /v1/api-keys`, `GET/DELETE /v1/api-keys/{id}`, managed
+//! with an API key (never a token) that has the `keys` scope. Issuing and revoking are shared
+//! with the operator API, which calls `issue` and `revoke` for any tenant.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -119,6 +120,7 @@ pub async fn create(
     auth: Authenticated,
     ApiJson(req): ApiJson<NewKeyRequest>,
 ) -> ApiResult<(StatusCode, Json<KeyView>)> {
+    auth.require_key("creating an API key")?;
     auth.require(Scope::Keys)?;
     issue(
         &state,
@@ -135,6 +137,7 @@ pub async fn list_own(
     auth: Authenticated,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
+    auth.require_key("listing API keys")?;
     auth.require(Scope::Keys)?;
     list_for(&state, auth.tenant_id, q).await
 }
@@ -144,6 +147,7 @@ pub async fn get_own(
     auth: Authenticated,
     Path(raw_id): Path<String>,
 ) -> ApiResult<Json<KeyView>> {
+    auth.require_key("reading an API key")?;
     auth.require(Scope::Keys)?;
     let id: ApiKeyId = parse_id(&raw_id, "API key")?;
     let key = state.store().get_key(auth.tenant_id, id).await?;
@@ -156,6 +160,7 @@ pub async fn revoke_own(
     auth: Authenticated,
     Path(raw_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    auth.require_key("revoking an API key")?;
     auth.require(Scope::Keys)?;
     revoke(&state, Actor::Key(auth.key_id), auth.tenant_id, &raw_id).await
 }

@@ -56,6 +56,7 @@ pub async fn enqueue(
 /// caller's identity adds to it.
 fn for_caller(auth: &Authenticated, mut req: RunRequest, param: &str) -> ApiResult<RunRequest> {
     auth.require(Scope::Messages)?;
+    req.memory = auth.memory_access();
     match (&req.session_key, &auth.session) {
         (Some(key), _) => {
             valid_session_key(param, key)?;

@@ -147,6 +147,7 @@ pub async fn install(
     ApiJson(req): ApiJson<s2::Install>,
 ) -> ApiResult<Response> {
     auth.require(Scope::Skills)?;
+    auth.require_tenant_wide("install skills")?;
     let Some(name) = req.name.filter(|n| !n.trim().is_empty()) else {
         return Err(ApiError::invalid("name", "`name` is required"));
     };
@@ -189,6 +190,7 @@ pub async fn register(
     ApiJson(req): ApiJson<s2::Register>,
 ) -> ApiResult<Response> {
     auth.require(Scope::Skills)?;
+    auth.require_tenant_wide("register skills")?;
     let name = required("name", req.name, 64)?;
     let name_ok = name
         .chars()
@@ -298,6 +300,7 @@ pub async fn uninstall(
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
     auth.require(Scope::Skills)?;
+    auth.require_tenant_wide("uninstall skills")?;
     if !state.store().uninstall_skill(auth.tenant_id, &name).await? {
         return Err(ApiError::not_found("installed skill"));
     }
@@ -315,6 +318,7 @@ async fn set_enabled(
     enabled: bool,
 ) -> ApiResult<Response> {
     auth.require(Scope::Skills)?;
+    auth.require_tenant_wide("enable or disable skills")?;
     match state
         .store()
         .set_skill_enabled(auth.tenant_id, name, enabled)

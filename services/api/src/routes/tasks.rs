@@ -100,7 +100,8 @@ pub fn wait_duration(wait: Option<i64>) -> ApiResult<Duration> {
     Ok(Duration::from_secs(secs as u64))
 }
 
-/// The job, waiting up to `wait` for it to end; another tenant's is not found.
+/// The job, waiting up to `wait` for it to end; another tenant's, or another session's for a
+/// session-limited caller, is not found.
 pub async fn load_job(
     state: &AppState,
     auth: &Authenticated,
@@ -108,11 +109,21 @@ pub async fn load_job(
     id: Uuid,
     wait: Duration,
 ) -> ApiResult<Option<JobRecord>> {
-    if wait.is_zero() {
-        Ok(state.store().get_job(auth.tenant_id, kind, id).await?)
-    } else {
-        Ok(state.wait_for_job(auth.tenant_id, kind, id, wait).await?)
+    let store = state.store();
+    // A session-limited caller never waits on a job it may not see.
+    let limited = auth.session.is_some();
+    if limited && !wait.is_zero() {
+        let job = store.get_job(auth.tenant_id, kind, id).await?;
+        if !job.as_ref().is_some_and(|j| auth.sees_job(j)) {
+            return Ok(None);
+        }
     }
+    let job = if wait.is_zero() {
+        store.get_job(auth.tenant_id, kind, id).await?
+    } else {
+        state.wait_for_job(auth.tenant_id, kind, id, wait).await?
+    };
+    Ok(job.filter(|j| auth.sees_job(j)))
 }
 
 /// 201 with a new resource and its `Location`, under the prefix the request came in on.
@@ -150,7 +161,14 @@ pub async fn list_page(
     let (limit, offset) = super::page(q.limit, q.offset, 20, 100)?;
     let (jobs, total) = state
         .store()
-        .list_jobs(auth.tenant_id, kind, status, limit, offset)
+        .list_jobs(
+            auth.tenant_id,
+            kind,
+            status,
+            auth.session.as_deref(),
+            limit,
+            offset,
+        )
         .await?;
     Ok(Json(json!(Page {
         data: jobs.iter().map(view).collect(),
@@ -169,6 +187,13 @@ pub async fn cancel_job(
     id: Uuid,
     what: &str,
 ) -> ApiResult<JobRecord> {
+    if auth.session.is_some()
+        && load_job(state, auth, kind, id, Duration::ZERO)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::not_found(what));
+    }
     match state.store().cancel_job(auth.tenant_id, kind, id).await? {
         CancelOutcome::Cancelled { job, was_running } => {
             if was_running {
@@ -303,6 +328,14 @@ pub async fn create(
         stamp_session(&auth, &mut parameters)?;
     }
     check_capacity(&state, &auth).await?;
+    // A session-limited token's task is its session's; any task naming a session is that
+    // session's too (a token limited to it sees it).
+    let session_key = auth.session.clone().or_else(|| {
+        parameters
+            .get("session_id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
     let job = NewJob {
         id: Uuid::now_v7(),
         kind: JobKind::Task,
@@ -313,6 +346,8 @@ pub async fn create(
         timeout_ms,
         max_attempts: TASK_MAX_ATTEMPTS,
         run_id: None,
+        session_key,
+        memory_access: auth.memory_access(),
     };
     let job = if job.job_type == COMPACT_TASK {
         // One compaction at a time per tenant: asking again while one is queued or running

@@ -24,11 +24,12 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 
 use dashmap::DashMap;
+use openclaw_domain::memory::MemoryAccess;
 use openclaw_domain::{Error, ErrorKind, RunStatus, TenantId};
 use openclaw_store::redis::{Redis, Unavailable};
 use openclaw_store::{
-    BeginRun, HttpSkillRecord, NewMessage, RunRecord, Said, SessionRefusal, Store, WriteBehind,
-    WriteBehindConfig,
+    BeginRun, HttpSkillRecord, MemoryScope, NewMessage, RunRecord, Said, SessionRefusal, Store,
+    WriteBehind, WriteBehindConfig,
 };
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
@@ -56,6 +57,15 @@ pub const DEFAULT_MAX_STEPS: u32 = 8;
 /// The finish reason of a run stopped by its step bound while the model still asked for tools
 /// (the calls of that last step are not executed: no model call would read their results).
 pub const FINISH_MAX_STEPS: &str = "max_steps";
+
+/// What a run in `session` may search of memory under `access`, if anything.
+pub fn memory_scope(access: MemoryAccess, session: Uuid) -> Option<MemoryScope> {
+    match access {
+        MemoryAccess::Tenant => Some(MemoryScope::Recall(session)),
+        MemoryAccess::Session => Some(MemoryScope::Session(session)),
+        MemoryAccess::Off => None,
+    }
+}
 
 /// What a dialect asks for, after parsing its own request shape.
 #[derive(Debug, Clone, Default)]
@@ -90,6 +100,8 @@ pub struct RunRequest {
     /// How much the model reasons (S4's `options.thinking`), for every model call of the run;
     /// providers ignore it where the model has no such setting. `None`: the model's default.
     pub thinking: Option<Thinking>,
+    /// What the run's credential may do with memory.
+    pub memory: MemoryAccess,
     /// The whole conversation as the client sent it (OpenAI's `messages`): used instead of the
     /// session's stored history. `message` is still what is recorded as the user's turn.
     pub conversation: Option<Vec<ChatMessage>>,
@@ -478,6 +490,8 @@ impl Runs {
             timeout_ms: i32::try_from(inner.config.max_run.as_millis()).unwrap_or(i32::MAX),
             max_attempts: 3,
             run_id: Some(run_id),
+            session_key: Some(session.key.clone()),
+            memory_access: req.memory,
         };
         inner
             .store
@@ -503,6 +517,7 @@ impl Runs {
         run_id: Uuid,
         message: String,
         metadata: Option<Value>,
+        memory: MemoryAccess,
         retried: bool,
     ) -> Result<Option<Started>, Error> {
         let inner = &self.inner;
@@ -539,6 +554,7 @@ impl Runs {
             tenant,
             message,
             metadata,
+            memory,
             ..Default::default()
         };
         let skills = match (
@@ -622,8 +638,14 @@ impl Runs {
                 context: inner.skill_context.clone(),
             }));
         }
-        if let (true, true, Some(session)) = (remembers, inner.config.memory.tools, place.session) {
-            toolbox.push(Arc::new(inner.memory.tools(req.tenant, session)));
+        let memory_scope = place.session.and_then(|s| memory_scope(req.memory, s));
+        if let (true, true, Some(session), Some(scope)) = (
+            remembers,
+            inner.config.memory.tools,
+            place.session,
+            memory_scope,
+        ) {
+            toolbox.push(Arc::new(inner.memory.tools(req.tenant, session, scope)));
         }
         let executor: Option<Arc<dyn ToolExecutor>> = match toolbox.len() {
             0 | 1 => toolbox.pop(),
@@ -657,7 +679,8 @@ impl Runs {
             holds_turn: place.holds_turn,
             history: place.history,
             conversation: req.conversation,
-            recall: remembers && inner.config.memory.recall && place.memories,
+            recall: memory_scope
+                .filter(|_| remembers && inner.config.memory.recall && place.memories),
             executor,
             executable,
             max_steps: req.max_steps.unwrap_or(DEFAULT_MAX_STEPS).max(1),

@@ -37,8 +37,8 @@ pub(super) struct RunCtx {
     /// The history read with the turn, if the start took it.
     pub history: Option<Vec<Said>>,
     pub conversation: Option<Vec<ChatMessage>>,
-    /// Whether the tenant's relevant memories go before the history.
-    pub recall: bool,
+    /// Where the relevant memories that go before the history are searched, if anywhere.
+    pub recall: Option<openclaw_store::MemoryScope>,
     pub executor: Option<Arc<dyn ToolExecutor>>,
     /// Names of the executor's tools, as offered to the model.
     pub executable: HashSet<String>,
@@ -335,11 +335,11 @@ impl Runs {
                 let history = ctx.history.take().unwrap_or_default();
                 let mut messages: Vec<ChatMessage> =
                     history.iter().filter_map(history_message).collect();
-                if let (true, Some(session)) = (ctx.recall, ctx.session) {
+                if let Some(scope) = ctx.recall {
                     let found = self
                         .inner
                         .memory
-                        .recall(ctx.tenant, session, &ctx.message)
+                        .recall(ctx.tenant, scope, &ctx.message)
                         .await;
                     if let Some(recalled) = recall_message(&found) {
                         messages.insert(0, recalled);
