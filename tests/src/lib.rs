@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub const ADMIN_TOKEN: &str = "test-operator-token";
+pub const ADMIN_TOKEN: &str = "test-operator-token-0123456789abcdef";
 pub const JWT_SECRET: &str = "test-jwt-secret-test-jwt-secret-0123456789";
 
 /// Where the app under test finds Redis.

@@ -12,6 +12,7 @@ use openclaw_domain::{
 };
 use openclaw_store::redis::{ControlMessage, Redis};
 use openclaw_store::{Actor, NewApiKey, Store, TenantPatch, TenantRecord};
+use secrecy::ExposeSecret;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -113,6 +114,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
+const MIN_ADMIN_TOKEN_CHARS: usize = 32;
+
 async fn connect(db: &DbArgs) -> anyhow::Result<Store> {
     Store::connect(&db.database_url, db.db_max_connections)
         .await
@@ -123,7 +126,9 @@ async fn migrate(db: &DbArgs) -> anyhow::Result<()> {
     openclaw_store::create_database_if_missing(&db.database_url)
         .await
         .context("cannot create the database (check DATABASE_URL)")?;
-    let store = connect(db).await?;
+    let store = Store::connect_bounded(&db.database_url, db.db_max_connections, None)
+        .await
+        .context("cannot connect to Postgres (check DATABASE_URL)")?;
     store.migrate().await.context("migration failed")?;
     store.close().await;
     Ok(())
@@ -234,8 +239,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if config.jwt_default_ttl.is_zero() || config.jwt_default_ttl > config.jwt_max_ttl {
         bail!("OPENCLAW_JWT_TTL_SECS must be between 1 and OPENCLAW_JWT_MAX_TTL_SECS");
     }
-    if config.admin_token.is_none() {
-        tracing::warn!("OPENCLAW_ADMIN_TOKEN is not set: the operator API refuses every request");
+    match &config.admin_token {
+        None => tracing::warn!(
+            "OPENCLAW_ADMIN_TOKEN is not set: the operator API refuses every request"
+        ),
+        // The operator token creates tenants and keys: a short one is guessable.
+        Some(t) if t.expose_secret().chars().count() < MIN_ADMIN_TOKEN_CHARS => bail!(
+            "OPENCLAW_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_CHARS} characters \
+             (for example `openssl rand -hex 32`)"
+        ),
+        Some(_) => {}
     }
     let listener = TcpListener::bind((args.bind, args.port))
         .await

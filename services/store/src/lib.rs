@@ -55,12 +55,31 @@ pub struct Store {
     pool: PgPool,
 }
 
+/// The longest any statement of the services may run.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Store {
     /// Connects lazily-checked: the pool is created and one connection is tried, so a wrong URL
-    /// fails at start-up rather than on the first request.
+    /// fails at start-up rather than on the first request. Every statement is bounded by
+    /// [`STATEMENT_TIMEOUT`]: a query that runs away (a lock wait, a plan gone bad) fails instead
+    /// of holding its connection, and the request behind it, for ever.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
+        Store::connect_bounded(url, max_connections, Some(STATEMENT_TIMEOUT)).await
+    }
+
+    /// As [`Store::connect`], with the statement timeout given (`None`: the server's, for
+    /// migrations, whose index builds may take longer).
+    pub async fn connect_bounded(
+        url: &str,
+        max_connections: u32,
+        statement_timeout: Option<Duration>,
+    ) -> Result<Store> {
         let options: PgConnectOptions = url.parse()?;
-        let options = options.log_statements(tracing::log::LevelFilter::Trace);
+        let mut options = options.log_statements(tracing::log::LevelFilter::Trace);
+        if let Some(t) = statement_timeout {
+            let ms = t.as_millis().to_string();
+            options = options.options([("statement_timeout", ms.as_str())]);
+        }
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))

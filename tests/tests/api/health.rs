@@ -207,3 +207,15 @@ async fn shutdown_drains_and_flushes_key_use() {
         "last_used_at is written by the batch, at the latest on shutdown"
     );
 }
+
+/// Every statement the services run is bounded: a runaway query fails instead of holding its
+/// connection (and the request behind it) for ever.
+#[tokio::test]
+async fn the_pool_bounds_every_statement() {
+    let app = openclaw_tests::spawn_app().await;
+    let timeout: String = sqlx::query_scalar("SHOW statement_timeout")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(timeout, "30s");
+}

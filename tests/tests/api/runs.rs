@@ -179,6 +179,17 @@ async fn another_replica_resumes_a_stream_after_last_event_id() {
     let seen: u64 = second.id.as_deref().unwrap().parse().unwrap();
     drop(events);
 
+    // An id past every event (the largest there is): nothing to send, no overflow.
+    let resp = a
+        .get(&format!("/v1/runs/{run}/events"))
+        .bearer_auth(&t.key)
+        .header("last-event-id", u64::MAX.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(SseReader::new(resp).next().await.is_none());
+
     let resp = b
         .get(&format!("/v1/runs/{run}/events"))
         .bearer_auth(&t.key)

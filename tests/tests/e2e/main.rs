@@ -67,6 +67,21 @@ async fn the_binary_migrates_administers_serves_and_stops_on_sigterm() {
     assert!(dev1.trim().starts_with("oc_api_sk_"));
     assert_eq!(dev1, dev2);
 
+    // A guessable operator token is refused at start.
+    let refused = Command::new(openclaw_bin())
+        .arg("serve")
+        .envs(env)
+        .env("OPENCLAW_ADMIN_TOKEN", "short")
+        .env("OPENCLAW_PORT", "0")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("at least 32 characters"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
     let port = free_port();
     let metrics_port = free_port();
     let mut server = Command::new(openclaw_bin())

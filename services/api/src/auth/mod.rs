@@ -249,6 +249,14 @@ impl AuthFailure {
         }
     }
 
+    /// An address over its failure budget: 429, with when to try again.
+    pub fn throttled() -> Self {
+        AuthFailure {
+            reason: "throttled",
+            error: ApiError(blocked_error()),
+        }
+    }
+
     fn store(e: StoreError) -> Self {
         AuthFailure {
             reason: "store_error",
@@ -268,6 +276,19 @@ struct Cached {
     fetched: Instant,
 }
 
+/// The refusal of an address throttled for repeated failed authentications.
+pub fn blocked_error() -> Error {
+    Error::new(
+        ErrorKind::RateLimited,
+        "Too many failed authentication attempts from this address. Try again in 60 seconds.",
+    )
+}
+
+/// Lookups of keys not in the cache that all throttled addresses together may make each second:
+/// enough for the honest clients sharing an address with a guesser (behind one load balancer
+/// or NAT) to get in, too few for guessing to load the database.
+const THROTTLED_LOOKUPS_PER_SEC: u32 = 20;
+
 pub struct AuthService {
     store: Store,
     jwt: Jwt,
@@ -278,6 +299,7 @@ pub struct AuthService {
     generation: AtomicU64,
     failures: DefaultKeyedRateLimiter<IpAddr>,
     blocked: moka::sync::Cache<IpAddr, ()>,
+    throttled_lookups: governor::DefaultDirectRateLimiter,
     last_used: DashMap<ApiKeyId, DateTime<Utc>>,
 }
 
@@ -303,6 +325,9 @@ impl AuthService {
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(60))
                 .build(),
+            throttled_lookups: RateLimiter::direct(Quota::per_second(
+                NonZeroU32::new(THROTTLED_LOOKUPS_PER_SEC).expect("non-zero"),
+            )),
             last_used: DashMap::new(),
         }
     }
@@ -339,15 +364,45 @@ impl AuthService {
         Ok(Some(fresh))
     }
 
-    /// Checks a credential all the way: format, lookup, revocation, expiry, tenant status.
-    pub async fn authenticate(&self, credential: Credential) -> Result<Authenticated, AuthFailure> {
+    /// Checks a credential presented from `ip` all the way: format, lookup, revocation,
+    /// expiry, tenant status. An address that failed too often lately is not shut out — behind
+    /// a load balancer it is every client's — but its failures answer 429, and keys it presents
+    /// that the cache does not know share a small lookup budget; a signed token or a cached key
+    /// gets in as from anywhere.
+    pub async fn authenticate(
+        &self,
+        credential: Credential,
+        ip: IpAddr,
+    ) -> Result<Authenticated, AuthFailure> {
+        let throttled = self.blocked.contains_key(&ip);
+        let result = self.check(credential, throttled).await;
+        match result {
+            Err(f) if throttled && f.error.kind() == ErrorKind::Unauthorized => {
+                Err(AuthFailure::throttled())
+            }
+            other => other,
+        }
+    }
+
+    async fn check(
+        &self,
+        credential: Credential,
+        throttled: bool,
+    ) -> Result<Authenticated, AuthFailure> {
         match credential {
             Credential::ApiKey(raw) => {
                 let secret = ApiKeySecret::parse(&raw).map_err(|e| {
                     AuthFailure::new("malformed_key", &format!("Invalid API key: {e}"))
                 })?;
+                let key = CacheKey::Hash(secret.hash());
+                if throttled
+                    && !self.cache.contains_key(&key)
+                    && self.throttled_lookups.check().is_err()
+                {
+                    return Err(AuthFailure::throttled());
+                }
                 let found = self
-                    .lookup(CacheKey::Hash(secret.hash()))
+                    .lookup(key)
                     .await
                     .map_err(AuthFailure::store)?
                     .ok_or_else(|| AuthFailure::new("unknown_key", "Invalid API key"))?;
@@ -420,7 +475,7 @@ impl AuthService {
         })
     }
 
-    /// True when `ip` has failed too often lately and is refused before any lookup.
+    /// True when `ip` has failed too often lately.
     pub fn is_blocked(&self, ip: IpAddr) -> bool {
         self.blocked.contains_key(&ip)
     }
@@ -428,7 +483,7 @@ impl AuthService {
     pub fn note_failure(&self, ip: IpAddr) {
         if self.failures.check_key(&ip).is_err() {
             if !self.blocked.contains_key(&ip) {
-                tracing::warn!(%ip, "too many failed authentications; refusing this address for a minute");
+                tracing::warn!(%ip, "too many failed authentications; throttling this address for a minute");
             }
             self.blocked.insert(ip, ());
         }

@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::auth::{AuthFailure, Credential, TierTag};
+use crate::auth::{blocked_error, AuthFailure, Credential, TierTag};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -48,14 +48,6 @@ pub(crate) fn client_ip_of(
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
-/// The refusal of an address throttled for repeated failed authentications.
-pub(crate) fn blocked_error() -> Error {
-    Error::new(
-        ErrorKind::RateLimited,
-        "Too many failed authentication attempts from this address. Try again in 60 seconds.",
-    )
-}
-
 pub(crate) fn blocked() -> Response {
     let mut resp = ApiError(blocked_error()).into_response();
     resp.headers_mut()
@@ -65,6 +57,9 @@ pub(crate) fn blocked() -> Response {
 
 pub(crate) fn refuse(state: &AppState, ip: IpAddr, failure: AuthFailure) -> Response {
     metrics::counter!("openclaw_auth_failures_total", "reason" => failure.reason).increment(1);
+    if failure.reason == "throttled" {
+        return blocked();
+    }
     tracing::info!(reason = failure.reason, %ip, "authentication refused");
     let counts = failure.error.kind() == ErrorKind::Unauthorized;
     if counts {
@@ -105,9 +100,6 @@ pub async fn no_query_credentials(req: Request, next: Next) -> Response {
 
 pub async fn tenant(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let ip = client_ip(&state, &req);
-    if state.auth().is_blocked(ip) {
-        return blocked();
-    }
     let credential = match Credential::from_headers(req.headers()) {
         Ok(Some(c)) => c,
         Ok(None) => {
@@ -124,7 +116,7 @@ pub async fn tenant(State(state): State<AppState>, mut req: Request, next: Next)
         }
         Err(f) => return refuse(&state, ip, f),
     };
-    match state.auth().authenticate(credential).await {
+    match state.auth().authenticate(credential, ip).await {
         Ok(auth) => {
             tracing::Span::current().record("tenant_id", tracing::field::display(auth.tenant_id));
             let tier = auth.tier;

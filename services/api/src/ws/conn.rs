@@ -21,7 +21,6 @@ use super::upgrade::{rate_limit, Authed};
 use super::{CLOSE_GOING_AWAY, CLOSE_POLICY, DRAIN_GRACE, OUTBOX};
 use crate::auth::{Authenticated, Credential};
 use crate::config::VERSION;
-use crate::middleware::auth::blocked_error;
 use crate::state::AppState;
 
 /// What the read loop does after a frame.
@@ -283,14 +282,8 @@ impl Conn {
             return Flow::Continue;
         }
         let state = self.state.clone();
-        if state.auth().is_blocked(self.ip) {
-            self.error(id, &blocked_error()).await;
-            self.close(CLOSE_POLICY, "too many failed authentications")
-                .await;
-            return Flow::Close;
-        }
         let credential = Credential::classify(token);
-        let auth = match state.auth().authenticate(credential.clone()).await {
+        let auth = match state.auth().authenticate(credential.clone(), self.ip).await {
             Ok(auth) => auth,
             Err(failure) => {
                 metrics::counter!("openclaw_auth_failures_total", "reason" => failure.reason)
@@ -344,7 +337,11 @@ impl Conn {
             return Err(Flow::Continue);
         };
         let state = self.state.clone();
-        match state.auth().authenticate(current.credential.clone()).await {
+        match state
+            .auth()
+            .authenticate(current.credential.clone(), self.ip)
+            .await
+        {
             Ok(auth) => current.auth = auth,
             Err(failure) => {
                 self.error(id, &failure.error.0).await;

@@ -15,7 +15,7 @@ use super::slots::Slot;
 use super::READ_BUFFER_BYTES;
 use crate::auth::{Authenticated, Credential};
 use crate::error::ApiError;
-use crate::middleware::auth::{blocked, client_ip_of, refuse};
+use crate::middleware::auth::{client_ip_of, refuse};
 use crate::middleware::rate_limit::rate_exceeded;
 use crate::state::AppState;
 
@@ -71,9 +71,6 @@ pub async fn upgrade(
         }
     };
     let ip = client_ip_of(&state, &headers, Some(peer));
-    if state.auth().is_blocked(ip) {
-        return blocked();
-    }
     let credential = match upgrade_credential(&headers, &uri) {
         Ok(c) => c,
         Err(failure) => return refuse(&state, ip, failure),
@@ -82,7 +79,7 @@ pub async fn upgrade(
     let authed = match credential {
         None => None,
         Some(credential) => {
-            let auth = match state.auth().authenticate(credential.clone()).await {
+            let auth = match state.auth().authenticate(credential.clone(), ip).await {
                 Ok(auth) => auth,
                 Err(failure) => return refuse(&state, ip, failure),
             };

@@ -709,7 +709,8 @@ impl Runs {
         let changes = active.latest.subscribe();
         Some(Subscription {
             active,
-            next: after + 1,
+            // `after` is the client's `Last-Event-ID`: any u64, u64::MAX included.
+            next: after.saturating_add(1),
             changes,
         })
     }
