@@ -76,6 +76,12 @@ pub struct WsConfig {
     pub message_burst: u32,
     /// Chats one connection may stream at once.
     pub max_runs_per_connection: usize,
+    /// Sockets not yet authenticated, per client address and on the replica in all; beyond
+    /// either the upgrade is refused (429).
+    pub max_unauthenticated_per_address: usize,
+    pub max_unauthenticated: usize,
+    /// The largest frame read before `auth`: an `auth` frame is small.
+    pub max_unauthenticated_message_bytes: usize,
 }
 
 impl Default for WsConfig {
@@ -89,6 +95,9 @@ impl Default for WsConfig {
             messages_per_second: 20,
             message_burst: 40,
             max_runs_per_connection: 16,
+            max_unauthenticated_per_address: 64,
+            max_unauthenticated: 2000,
+            max_unauthenticated_message_bytes: 4096,
         }
     }
 }

@@ -180,10 +180,77 @@ impl Connections {
     }
 }
 
+/// WebSocket sockets still waiting for their `auth` frame, counted per client address and in
+/// all on this replica: each costs a task and buffers before anyone is known to pay for it.
+#[derive(Default)]
+pub struct Unauthenticated {
+    total: std::sync::atomic::AtomicUsize,
+    per_address: DashMap<std::net::IpAddr, usize>,
+}
+
+impl Unauthenticated {
+    /// Counts one more from `ip` if neither its address nor the replica is at its cap.
+    pub(crate) fn admit(
+        self: &std::sync::Arc<Self>,
+        ip: std::net::IpAddr,
+        per_address: usize,
+        total: usize,
+    ) -> Option<Anonymous> {
+        use std::sync::atomic::Ordering;
+        let mut n = self.per_address.entry(ip).or_insert(0);
+        if *n >= per_address {
+            return None;
+        }
+        if self.total.fetch_add(1, Ordering::SeqCst) >= total {
+            self.total.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        *n += 1;
+        Some(Anonymous {
+            registry: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// One unauthenticated socket's place; given back when it authenticates or closes.
+pub struct Anonymous {
+    registry: std::sync::Arc<Unauthenticated>,
+    ip: std::net::IpAddr,
+}
+
+impl Drop for Anonymous {
+    fn drop(&mut self) {
+        let r = &self.registry;
+        r.total.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        if let Some(mut n) = r.per_address.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+        }
+        r.per_address.remove_if(&self.ip, |_, n| *n == 0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use openclaw_domain::Tier;
+
+    #[test]
+    fn unauthenticated_sockets_are_capped_per_address_and_in_all() {
+        let r = std::sync::Arc::new(Unauthenticated::default());
+        let a: std::net::IpAddr = "10.0.0.1".parse().unwrap();
+        let b: std::net::IpAddr = "10.0.0.2".parse().unwrap();
+        let first = r.admit(a, 2, 3).unwrap();
+        let _second = r.admit(a, 2, 3).unwrap();
+        assert!(r.admit(a, 2, 3).is_none(), "the address is at its cap");
+        let _third = r.admit(b, 2, 3).unwrap();
+        assert!(r.admit(b, 2, 3).is_none(), "the replica is at its cap");
+        drop(first);
+        assert!(
+            r.admit(b, 2, 3).is_some(),
+            "a closed socket gives its place back"
+        );
+    }
 
     #[tokio::test]
     async fn local_cell_allows_the_burst_then_refuses() {

@@ -37,6 +37,7 @@ struct Inner {
     /// Cancelled when the replica starts draining: WebSocket connections close on it.
     closing: CancellationToken,
     ws: crate::limits::Connections,
+    unauthenticated: Arc<crate::limits::Unauthenticated>,
     /// The port `serve` listens on (the configured one may be 0: any free port).
     port: std::sync::OnceLock<u16>,
 }
@@ -66,6 +67,7 @@ impl AppState {
             job_waiters: DashMap::new(),
             closing: CancellationToken::new(),
             ws: crate::limits::Connections::default(),
+            unauthenticated: Default::default(),
             port: std::sync::OnceLock::new(),
         }))
     }
@@ -180,6 +182,11 @@ impl AppState {
     }
 
     /// This replica's WebSocket connections.
+    /// WebSocket sockets here still waiting for `auth`.
+    pub fn unauthenticated(&self) -> &Arc<crate::limits::Unauthenticated> {
+        &self.0.unauthenticated
+    }
+
     pub fn ws(&self) -> &crate::limits::Connections {
         &self.0.ws
     }

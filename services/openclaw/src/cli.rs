@@ -394,6 +394,15 @@ pub struct WsArgs {
     /// Seconds without any frame (pongs included) before a connection is closed.
     #[arg(long, env = "OPENCLAW_WS_IDLE_TIMEOUT_SECS", default_value_t = 75)]
     pub ws_idle_timeout_secs: u64,
+    /// WebSocket sockets not yet authenticated, per client address and on the replica in all.
+    #[arg(
+        long,
+        env = "OPENCLAW_WS_MAX_UNAUTHENTICATED_PER_ADDRESS",
+        default_value_t = 64
+    )]
+    pub ws_max_unauthenticated_per_address: usize,
+    #[arg(long, env = "OPENCLAW_WS_MAX_UNAUTHENTICATED", default_value_t = 2000)]
+    pub ws_max_unauthenticated: usize,
     /// Frames per second one connection may send (sustained; bursts of twice that).
     #[arg(long, env = "OPENCLAW_WS_MESSAGES_PER_SECOND", default_value_t = 20)]
     pub ws_messages_per_second: u32,
@@ -410,6 +419,8 @@ impl WsArgs {
             idle_timeout: std::time::Duration::from_secs(self.ws_idle_timeout_secs.max(2)),
             messages_per_second: self.ws_messages_per_second.max(1),
             message_burst: self.ws_messages_per_second.max(1).saturating_mul(2),
+            max_unauthenticated_per_address: self.ws_max_unauthenticated_per_address.max(1),
+            max_unauthenticated: self.ws_max_unauthenticated.max(1),
             ..Default::default()
         }
     }

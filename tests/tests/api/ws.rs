@@ -705,3 +705,30 @@ async fn a_session_limited_token_chats_only_in_its_session() {
         .await;
     assert_eq!(e["data"]["code"], "not_found", "{e}");
 }
+
+/// Sockets that have not authenticated cost the replica before anyone pays for them: a few per
+/// address and a bounded number in all, each reading only small frames until its `auth`.
+#[tokio::test]
+async fn unauthenticated_sockets_are_capped_and_read_only_small_frames() {
+    let mock = MockLlm::start().await;
+    let app = app_with_ws(&mock, |ws| ws.max_unauthenticated_per_address = 2).await;
+    let t = app.create_tenant(Tier::Free).await;
+    let mut first = app.ws("/ws", None).await;
+    let _second = app.ws("/ws", None).await;
+    let (status, body) = app.ws_connect("/ws", None).await.err().unwrap();
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("rate_limited"), "{body}");
+    // A credential on the upgrade is not waiting for anything: it connects.
+    let mut keyed = app.ws("/ws", Some(&t.key)).await;
+    status_works(&mut keyed, 1).await;
+    // Authenticating gives the place back.
+    first.send(&json!({"type": "auth", "token": t.key})).await;
+    assert_eq!(first.next_event().await["type"], "auth_success");
+    let mut third = app.ws("/ws", None).await;
+    // Before `auth`, a large frame ends the socket.
+    let big = format!(r#"{{"type":"auth","token":"{}"}}"#, "x".repeat(8 * 1024));
+    third.send_text(&big).await;
+    let e = third.next_event().await;
+    assert_eq!(e["data"]["code"], "payload_too_large", "{e}");
+    assert!(matches!(third.ended().await, Ended::Closed(1008, _)));
+}

@@ -21,6 +21,7 @@ use super::upgrade::{rate_limit, Authed};
 use super::{CLOSE_GOING_AWAY, CLOSE_POLICY, DRAIN_GRACE, OUTBOX};
 use crate::auth::{Authenticated, Credential};
 use crate::config::VERSION;
+use crate::limits::Anonymous;
 use crate::state::AppState;
 
 /// What the read loop does after a frame.
@@ -36,6 +37,8 @@ pub(super) struct Conn {
     pub(super) client_id: String,
     pub(super) out: mpsc::Sender<Message>,
     authed: Option<Authed>,
+    /// Its place among the replica's unauthenticated sockets, until it authenticates.
+    anonymous: Option<Anonymous>,
     frames: DefaultDirectRateLimiter,
     /// Chats streaming on this connection now.
     pub(super) chats: Arc<AtomicUsize>,
@@ -51,6 +54,7 @@ impl Conn {
         ip: IpAddr,
         client_id: String,
         authed: Option<Authed>,
+        anonymous: Option<Anonymous>,
     ) {
         metrics::gauge!("openclaw_ws_connections").increment(1.0);
         let (mut sink, mut stream) = socket.split();
@@ -72,6 +76,7 @@ impl Conn {
             client_id,
             out,
             authed,
+            anonymous,
             frames: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
             chats: Arc::new(AtomicUsize::new(0)),
             s2_conversation: None,
@@ -173,7 +178,29 @@ impl Conn {
     }
 
     async fn on_frame(&mut self, frame: Message) -> Flow {
-        let max = self.state.config().ws.max_message_bytes;
+        let config = &self.state.config().ws;
+        let max = config.max_message_bytes;
+        if self.authed.is_none() {
+            // Before `auth` nobody is known to pay for what the socket makes us read.
+            let small = config.max_unauthenticated_message_bytes;
+            let len = match &frame {
+                Message::Text(t) => t.len(),
+                Message::Binary(b) => b.len(),
+                _ => 0,
+            };
+            if len > small {
+                metrics::counter!("openclaw_ws_refused_total", "reason" => "size").increment(1);
+                let e = Error::new(
+                    ErrorKind::PayloadTooLarge,
+                    format!("before `auth` a message may be at most {small} bytes"),
+                )
+                .with_details(json!({"max_bytes": small}));
+                self.error(&Value::Null, &e).await;
+                self.close(CLOSE_POLICY, "message too large before auth")
+                    .await;
+                return Flow::Close;
+            }
+        }
         let body = match frame {
             Message::Text(t) => t,
             Message::Binary(b) => {
@@ -322,6 +349,7 @@ impl Conn {
                 credential,
                 slot,
             });
+            self.anonymous = None;
         }
         let data = json!({"clientId": self.client_id});
         let mut ok = event("auth_success", id, data);

@@ -104,6 +104,26 @@ pub async fn upgrade(
         }
     };
     let limits = &state.config().ws;
+    let anonymous = match authed {
+        Some(_) => None,
+        None => match state.unauthenticated().admit(
+            ip,
+            limits.max_unauthenticated_per_address,
+            limits.max_unauthenticated,
+        ) {
+            Some(place) => Some(place),
+            None => {
+                metrics::counter!("openclaw_ws_refused_total", "reason" => "unauthenticated")
+                    .increment(1);
+                return ApiError(Error::new(
+                    ErrorKind::RateLimited,
+                    "too many WebSocket connections are waiting to authenticate: send the \
+                     credential with the upgrade (`Authorization` or `?token=`), or retry",
+                ))
+                .into_response();
+            }
+        },
+    };
     let hard_max = limits.hard_max_message_bytes;
     let tracker = state.tracker().clone();
     ws.max_message_size(hard_max)
@@ -112,7 +132,7 @@ pub async fn upgrade(
         // an idle socket's cost. Frames here are small; larger ones take more reads.
         .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| {
-            tracker.track_future(Conn::serve(socket, state, ip, client_id, authed))
+            tracker.track_future(Conn::serve(socket, state, ip, client_id, authed, anonymous))
         })
 }
 
