@@ -1,5 +1,6 @@
 //! A TCP proxy for the Postgres wire protocol (v3) that counts synchronous round trips (each
-//! `Sync` and simple `Query`) and their SQL, so tests can fail when a change adds a round trip.
+//! `Sync` and simple `Query`) and their SQL, so tests can fail when a change adds a round trip;
+//! and can be severed (every connection cut, new ones refused) to stand for a database outage.
 
 use std::collections::HashMap;
 use std::io;
@@ -24,6 +25,8 @@ pub struct PgProxy {
     port: u16,
     log: Log,
     accept: JoinHandle<()>,
+    /// `true` while severed; every change wakes the relays, which end when it is `true`.
+    down: tokio::sync::watch::Sender<bool>,
 }
 
 impl PgProxy {
@@ -37,6 +40,7 @@ impl PgProxy {
         let log = Log::default();
         let upstream = upstream.to_string();
         let shared = log.clone();
+        let (down, watching) = tokio::sync::watch::channel(false);
         let accept = tokio::spawn(async move {
             // Connections live in the accept task's JoinSet: aborting that task (on Drop) drops
             // the set, which aborts every connection with it.
@@ -51,10 +55,36 @@ impl PgProxy {
                     }
                 };
                 while conns.try_join_next().is_some() {}
-                conns.spawn(relay(client, upstream.clone(), shared.clone()));
+                if *watching.borrow() {
+                    // Severed: the connection is refused as a stopped server would.
+                    drop(client);
+                    continue;
+                }
+                let mut cut = watching.clone();
+                let relayed = relay(client, upstream.clone(), shared.clone());
+                conns.spawn(async move {
+                    tokio::select! {
+                        r = relayed => r,
+                        _ = cut.wait_for(|down| *down) => Ok(()),
+                    }
+                });
             }
         });
-        PgProxy { port, log, accept }
+        PgProxy {
+            port,
+            log,
+            accept,
+            down,
+        }
+    }
+
+    /// Cuts every connection and refuses new ones, until [`PgProxy::restore`].
+    pub fn sever(&self) {
+        self.down.send_replace(true);
+    }
+
+    pub fn restore(&self) {
+        self.down.send_replace(false);
     }
 
     pub fn port(&self) -> u16 {

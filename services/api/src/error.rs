@@ -48,7 +48,7 @@ impl From<Error> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::internal(e)
+        ApiError(e.to_error("storage failed"))
     }
 }
 
@@ -70,6 +70,12 @@ impl IntoResponse for ApiError {
         let (status, _, _) = self.0.kind.parts();
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = (status, axum::Json(error_body(&self.0))).into_response();
+        // A 503 says when to come back (API.md §3), as a 429 does.
+        if self.0.kind == openclaw_domain::ErrorKind::Unavailable {
+            let wait = self.0.details["retry_after"].as_u64().unwrap_or(1).max(1);
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, wait.into());
+        }
         // Lets the metrics and logging layers tell an error kind without parsing the body.
         resp.extensions_mut().insert(self.0.kind);
         resp

@@ -38,6 +38,7 @@ struct Inner {
     closing: CancellationToken,
     ws: crate::limits::Connections,
     unauthenticated: Arc<crate::limits::Unauthenticated>,
+    readiness: tokio::sync::Mutex<Option<Checks>>,
     /// The port `serve` listens on (the configured one may be 0: any free port).
     port: std::sync::OnceLock<u16>,
 }
@@ -68,6 +69,7 @@ impl AppState {
             closing: CancellationToken::new(),
             ws: crate::limits::Connections::default(),
             unauthenticated: Default::default(),
+            readiness: Default::default(),
             port: std::sync::OnceLock::new(),
         }))
     }
@@ -182,6 +184,11 @@ impl AppState {
     }
 
     /// This replica's WebSocket connections.
+    /// The last readiness check (`/ready`).
+    pub fn readiness(&self) -> &tokio::sync::Mutex<Option<Checks>> {
+        &self.0.readiness
+    }
+
     /// WebSocket sockets here still waiting for `auth`.
     pub fn unauthenticated(&self) -> &Arc<crate::limits::Unauthenticated> {
         &self.0.unauthenticated
@@ -212,4 +219,12 @@ impl AppState {
             );
         });
     }
+}
+
+/// What `/ready` last found of the dependencies, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Checks {
+    pub at: std::time::Instant,
+    pub postgres: bool,
+    pub redis: &'static str,
 }

@@ -121,8 +121,7 @@ struct Inner {
 }
 
 fn storage(e: openclaw_store::StoreError) -> Error {
-    tracing::error!(error = %e, "memory storage failed");
-    Error::internal()
+    e.to_error("memory storage failed")
 }
 
 /// Checks content and tags as the API and the `memory_add` tool take them; `field` prefixes

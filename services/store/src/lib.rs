@@ -48,6 +48,45 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether the database, not the statement, failed: the connection broke or could not be
+    /// had, or the server is shutting down or restarting (SQLSTATE classes 08 and 57P, too
+    /// many connections, a statement over its timeout). The caller may try again shortly.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Db(sqlx::Error::Io(_))
+            | StoreError::Db(sqlx::Error::PoolTimedOut)
+            | StoreError::Db(sqlx::Error::PoolClosed)
+            | StoreError::Db(sqlx::Error::Tls(_))
+            | StoreError::Db(sqlx::Error::Protocol(_)) => true,
+            StoreError::Db(sqlx::Error::Database(e)) => e.code().is_some_and(|code| {
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code == "53300"
+                    || code == "57014"
+            }),
+            _ => false,
+        }
+    }
+
+    /// What a client hears of it: 503 with when to retry for an unavailable database (logged
+    /// as a warning), a bare 500 for anything else (logged as an error, `context` saying what
+    /// was being done).
+    pub fn to_error(&self, context: &str) -> openclaw_domain::Error {
+        if self.is_unavailable() {
+            tracing::warn!(error = %self, "{context}: the database is unavailable");
+            openclaw_domain::Error::new(
+                openclaw_domain::ErrorKind::Unavailable,
+                "the database is briefly unavailable; retry shortly",
+            )
+            .with_details(serde_json::json!({"retry_after": 1}))
+        } else {
+            tracing::error!(error = %self, "{context}");
+            openclaw_domain::Error::internal()
+        }
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 #[derive(Clone)]
@@ -127,14 +166,27 @@ impl Store {
     /// behind every tenant-scoped query's own `WHERE tenant_id = …`. `BEGIN` and setting the
     /// tenant go to Postgres together, in one round trip (the id is a UUID we format, so
     /// writing it into the statement cannot inject anything).
+    ///
+    /// A connection the pool held across a database restart fails its first statement; when
+    /// that is this `BEGIN` nothing of the work has been sent, so it is tried once more on
+    /// another connection (the pool drops the broken one).
     pub async fn tenant_tx(&self, tenant: TenantId) -> Result<Transaction<'static, Postgres>> {
-        Ok(self
-            .pool
-            .begin_with(format!(
-                "BEGIN; SELECT set_config('openclaw.tenant_id', '{}', true)",
-                tenant.as_uuid()
-            ))
-            .await?)
+        let begin = format!(
+            "BEGIN; SELECT set_config('openclaw.tenant_id', '{}', true)",
+            tenant.as_uuid()
+        );
+        match self.pool.begin_with(begin.clone()).await {
+            Ok(tx) => Ok(tx),
+            Err(e) => {
+                let e = StoreError::from(e);
+                // The pool being closed is shutdown, not a broken connection: no retry.
+                if !e.is_unavailable() || self.pool.is_closed() {
+                    return Err(e);
+                }
+                tracing::debug!(error = %e, "BEGIN failed on a pooled connection; once more");
+                Ok(self.pool.begin_with(begin).await?)
+            }
+        }
     }
 
     /// Runs `work` in a tenant transaction (`tenant_tx`) and commits it if `work` succeeds; a

@@ -5,6 +5,7 @@ mod admin;
 mod agents;
 mod auth;
 mod errors;
+mod faults;
 mod health;
 mod jobs_store;
 mod keys;

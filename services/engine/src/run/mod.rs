@@ -380,10 +380,7 @@ impl Runs {
             .store
             .begin_run(req.tenant, &begin)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot record run");
-                Error::internal()
-            })?
+            .map_err(|e| e.to_error("cannot record run"))?
             .map_err(refused)?;
         let resolved = match chosen {
             Some(resolved) => Ok(resolved),
@@ -460,10 +457,7 @@ impl Runs {
             Some(key) => inner.store.ensure_session(req.tenant, key, defaults).await,
             None => inner.store.create_session(req.tenant, defaults).await,
         }
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot resolve session");
-            Error::internal()
-        })?
+        .map_err(|e| e.to_error("cannot resolve session"))?
         .map_err(refused)?;
         let model = match chosen {
             Some((_, model)) => model,
@@ -497,10 +491,7 @@ impl Runs {
             .store
             .enqueue_run(req.tenant, session.id, run_id, &model.to_string(), job)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot queue a run");
-                Error::internal()
-            })?;
+            .map_err(|e| e.to_error("cannot queue a run"))?;
         Ok(Queued {
             run_id,
             session_key: session.key,
@@ -521,10 +512,7 @@ impl Runs {
         retried: bool,
     ) -> Result<Option<Started>, Error> {
         let inner = &self.inner;
-        let internal = |e: openclaw_store::StoreError| {
-            tracing::error!(error = %e, "cannot resume a run");
-            Error::internal()
-        };
+        let internal = |e: openclaw_store::StoreError| e.to_error("cannot resume a run");
         let Some(run) = inner
             .store
             .get_run(tenant, run_id)
