@@ -54,6 +54,10 @@ pub struct Config {
     pub skills: openclaw_engine::skills::SkillsConfig,
     /// WebSocket limits and timers.
     pub ws: WsConfig,
+    /// The models each tier may name (`OPENCLAW_MODELS_FREE`, `_PRO`, `_ENTERPRISE`); a tier
+    /// without a list may name every model the deployment serves.
+    pub tier_models:
+        std::collections::HashMap<openclaw_domain::Tier, openclaw_domain::ModelAllowList>,
 }
 
 /// WebSocket limits and timers (API.md §6).
@@ -127,6 +131,7 @@ impl Default for Config {
             memory: Default::default(),
             skills: Default::default(),
             ws: Default::default(),
+            tier_models: Default::default(),
         }
     }
 }

@@ -73,6 +73,7 @@ pub fn build_state(
         auth::jwt::Jwt::new(&jwt_keys),
         config.auth_cache_ttl,
         config.auth_failures_per_minute,
+        config.tier_models.clone(),
     );
     let tracker = tokio_util::task::TaskTracker::new();
     let runs = openclaw_engine::Runs::new(

@@ -63,6 +63,8 @@ pub struct TenantView {
     pub limit_overrides: LimitOverrides,
     /// `null`: the operator-wide default.
     pub default_model: Option<String>,
+    /// The models it may name in place of its tier's list; `null`: its tier's.
+    pub allowed_models: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -78,6 +80,7 @@ impl TenantView {
             limits: t.limits(),
             limit_overrides: t.overrides,
             default_model: t.default_model.clone(),
+            allowed_models: t.allowed_models.clone(),
             created_at: t.created_at,
             updated_at: t.updated_at,
         }

@@ -79,6 +79,14 @@ pub struct ServeArgs {
     pub shutdown_grace_secs: u64,
     #[command(flatten)]
     pub ws: WsArgs,
+    /// The models each tier may name: comma-separated `provider/model` names or patterns
+    /// ending in `*`. Unset: every model the deployment serves.
+    #[arg(long, env = "OPENCLAW_MODELS_FREE")]
+    pub models_free: Option<String>,
+    #[arg(long, env = "OPENCLAW_MODELS_PRO")]
+    pub models_pro: Option<String>,
+    #[arg(long, env = "OPENCLAW_MODELS_ENTERPRISE")]
+    pub models_enterprise: Option<String>,
 }
 
 /// How a worker runs jobs (`openclaw worker`, `serve --with-worker`).
@@ -219,7 +227,7 @@ impl MemoryArgs {
 #[derive(Subcommand)]
 pub enum Command {
     /// Serve the API (REST, SSE, WebSocket) and metrics.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run a background worker: tasks, spawned agents, async messages, housekeeping.
     Worker {
         #[command(flatten)]

@@ -26,7 +26,7 @@ const DEV_TENANT: &str = "development";
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Worker {
             db,
             worker,
@@ -115,6 +115,30 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
 }
 
 const MIN_ADMIN_TOKEN_CHARS: usize = 32;
+
+/// `OPENCLAW_MODELS_<TIER>`, each checked at start so a typo is an error, not an open door.
+fn tier_models(
+    args: &ServeArgs,
+) -> anyhow::Result<std::collections::HashMap<Tier, openclaw_domain::ModelAllowList>> {
+    let mut lists = std::collections::HashMap::new();
+    for (tier, var, raw) in [
+        (Tier::Free, "OPENCLAW_MODELS_FREE", &args.models_free),
+        (Tier::Pro, "OPENCLAW_MODELS_PRO", &args.models_pro),
+        (
+            Tier::Enterprise,
+            "OPENCLAW_MODELS_ENTERPRISE",
+            &args.models_enterprise,
+        ),
+    ] {
+        if let Some(raw) = raw.as_deref().filter(|r| !r.trim().is_empty()) {
+            let list = openclaw_domain::ModelAllowList::parse_csv(raw).map_err(|bad| {
+                anyhow!("{var}: `{bad}` is neither `provider/model` nor a pattern ending in `*`")
+            })?;
+            lists.insert(tier, list);
+        }
+    }
+    Ok(lists)
+}
 
 async fn connect(db: &DbArgs) -> anyhow::Result<Store> {
     Store::connect(&db.database_url, db.db_max_connections)
@@ -207,6 +231,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if redis.is_none() {
         tracing::warn!("REDIS_URL is not set: single-replica mode (local limits and fan-out)");
     }
+    let tier_models = tier_models(&args)?;
     let config = Config {
         bind: args.bind,
         port: args.port,
@@ -231,6 +256,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         memory: args.worker.memory.config(),
         skills: args.worker.skills.config(),
         ws: args.ws.config(),
+        tier_models,
         run_turn_lease: args.worker.runs.lease(),
         run_sweep_interval: args.worker.runs.sweep_interval(),
         write_behind: args.worker.runs.write_behind(),
@@ -469,6 +495,7 @@ async fn tenant(cmd: TenantCommand) -> anyhow::Result<()> {
             let patch = TenantPatch {
                 name: None,
                 default_model: None,
+                allowed_models: None,
                 tier: tier
                     .map(|t| {
                         Tier::parse(&t)

@@ -104,6 +104,7 @@ struct PrincipalRow {
     t_limits: serde_json::Value,
     t_status: String,
     t_default_model: Option<String>,
+    t_allowed_models: Option<Vec<String>>,
     t_created_at: DateTime<Utc>,
     t_updated_at: DateTime<Utc>,
 }
@@ -119,6 +120,7 @@ impl TryFrom<PrincipalRow> for Principal {
             limits: r.t_limits,
             status: r.t_status,
             default_model: r.t_default_model,
+            allowed_models: r.t_allowed_models,
             created_at: r.t_created_at,
             updated_at: r.t_updated_at,
         })?;
@@ -133,6 +135,7 @@ fn principal_query(filter: &str) -> String {
     format!(
         "SELECT {KEY_COLUMNS}, t.id AS t_id, t.name AS t_name, t.tier AS t_tier, \
          t.limits AS t_limits, t.status AS t_status, t.default_model AS t_default_model, \
+         t.allowed_models AS t_allowed_models, \
          t.created_at AS t_created_at, \
          t.updated_at AS t_updated_at \
          FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE {filter}"

@@ -18,6 +18,8 @@ pub struct TenantRecord {
     pub status: TenantStatus,
     /// Used when neither the request nor the session names a model.
     pub default_model: Option<String>,
+    /// The models the operator lets it name, in place of its tier's (`None`: the tier's).
+    pub allowed_models: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -37,6 +39,8 @@ pub struct TenantPatch {
     pub status: Option<TenantStatus>,
     /// `Some(None)` clears the tenant's default model.
     pub default_model: Option<Option<String>>,
+    /// `Some(None)` gives the tenant its tier's allow-list again.
+    pub allowed_models: Option<Option<Vec<String>>>,
 }
 
 #[derive(FromRow)]
@@ -47,6 +51,7 @@ pub(crate) struct TenantRow {
     pub(crate) limits: Value,
     pub(crate) status: String,
     pub(crate) default_model: Option<String>,
+    pub(crate) allowed_models: Option<Vec<String>>,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
 }
@@ -65,13 +70,15 @@ impl TryFrom<TenantRow> for TenantRecord {
                 .ok_or_else(|| StoreError::Corrupt(format!("status {}", r.status)))?,
             name: r.name,
             default_model: r.default_model,
+            allowed_models: r.allowed_models,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
     }
 }
 
-const COLUMNS: &str = "id, name, tier, limits, status, default_model, created_at, updated_at";
+const COLUMNS: &str =
+    "id, name, tier, limits, status, default_model, allowed_models, created_at, updated_at";
 
 impl Store {
     pub async fn create_tenant(
@@ -156,7 +163,8 @@ impl Store {
         let row: Option<TenantRow> = sqlx::query_as(&format!(
             "UPDATE tenants SET name = coalesce($2, name), tier = coalesce($3, tier), \
              limits = coalesce($4, limits), status = coalesce($5, status), \
-             default_model = CASE WHEN $6 THEN $7 ELSE default_model END, updated_at = now() \
+             default_model = CASE WHEN $6 THEN $7 ELSE default_model END, \
+             allowed_models = CASE WHEN $8 THEN $9 ELSE allowed_models END, updated_at = now() \
              WHERE id = $1 RETURNING {COLUMNS}"
         ))
         .bind(id.as_uuid())
@@ -166,6 +174,8 @@ impl Store {
         .bind(patch.status.map(TenantStatus::as_str))
         .bind(patch.default_model.is_some())
         .bind(patch.default_model.clone().flatten())
+        .bind(patch.allowed_models.is_some())
+        .bind(patch.allowed_models.clone().flatten())
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else { return Ok(None) };
@@ -185,6 +195,9 @@ impl Store {
         }
         if let Some(m) = &patch.default_model {
             changes.insert("default_model".into(), json!(m));
+        }
+        if let Some(m) = &patch.allowed_models {
+            changes.insert("allowed_models".into(), json!(m));
         }
         audit::record(
             &mut *tx,

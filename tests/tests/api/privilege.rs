@@ -345,3 +345,111 @@ async fn runs_recall_and_offer_memory_only_as_far_as_their_credential_reaches() 
     let said = prompt(sent.last().unwrap());
     assert!(!said.contains("4711"), "a worker widened the reach: {said}");
 }
+
+/// The operator decides which models each tier (and, in place of it, one tenant) may name: a
+/// free tenant cannot reach an expensive upstream model just by naming it.
+#[tokio::test]
+async fn a_tier_names_only_the_models_its_allow_list_holds() {
+    let mock = MockLlm::start().await;
+    let app = openclaw_tests::spawn_with(openclaw_tests::AppOptions {
+        providers: Some(openclaw_tests::mock_providers(&mock)),
+        configure: Box::new(|c| {
+            c.tier_models.insert(
+                Tier::Free,
+                openclaw_domain::ModelAllowList::parse(&["builtin/*"]).unwrap(),
+            );
+        }),
+        ..Default::default()
+    })
+    .await;
+    let free = app.create_tenant(Tier::Free).await;
+    let pro = app.create_tenant(Tier::Pro).await;
+    let named = json!({"message": "hi", "model": "openai/mock-1"});
+
+    let resp = app.post_json("/v1/message", &free.key, &named).await;
+    let err = expect_error(resp, 403, "forbidden").await;
+    assert_eq!(err["error"]["param"], "model", "{err}");
+    assert_eq!(
+        err["error"]["details"]["allowed_models"],
+        json!(["builtin/*"])
+    );
+    let chat = json!({"model": "openai/mock-1", "messages": [{"role": "user", "content": "hi"}]});
+    let resp = app
+        .post_json("/v1/chat/completions", &free.key, &chat)
+        .await;
+    assert_eq!(resp.status(), 403);
+    let resp = app
+        .post_json(
+            "/v1/agents/spawn",
+            &free.key,
+            &json!({"task": "t", "model": "openai/mock-1"}),
+        )
+        .await;
+    expect_error(resp, 403, "forbidden").await;
+    let resp = app
+        .post_json(
+            "/v1/tasks",
+            &free.key,
+            &json!({"name": "n", "type": "agent",
+                    "parameters": {"message": "hi", "model": "openai/mock-1"}}),
+        )
+        .await;
+    let err = expect_error(resp, 403, "forbidden").await;
+    assert_eq!(err["error"]["param"], "parameters.model");
+    let resp = app
+        .post_json(
+            "/v1/sessions",
+            &free.key,
+            &json!({"session_id": "s", "model": "openai/mock-1"}),
+        )
+        .await;
+    expect_error(resp, 403, "forbidden").await;
+    // What it may name works, and the listing shows only that; the deployment's default model
+    // is the operator's choice and serves a run that names none.
+    let ok = app
+        .post_json(
+            "/v1/message",
+            &free.key,
+            &json!({"message": "hi", "model": "builtin/echo"}),
+        )
+        .await;
+    assert_eq!(ok.status(), 200);
+    let listed = app.get_json("/v1/models", &free.key).await;
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["builtin/echo"], "{listed}");
+    let resp = send(&app, Method::GET, "/v1/models/openai/mock-1", &free.key).await;
+    expect_error(resp, 404, "not_found").await;
+    let default = app
+        .post_json("/v1/message", &free.key, &json!({"message": "hi"}))
+        .await;
+    assert_eq!(default.status(), 200);
+    // A tier without a list names any model.
+    let resp = app.post_json("/v1/message", &pro.key, &named).await;
+    assert_eq!(resp.status(), 200);
+
+    // The operator widens one tenant; a malformed entry is refused, naming it.
+    let bad = app
+        .admin(Method::PATCH, &format!("/tenants/{}", free.id))
+        .json(&json!({"allowed_models": ["openai/*", "gpt-4o"]}))
+        .send()
+        .await
+        .unwrap();
+    let err = expect_error(bad, 400, "invalid_request").await;
+    assert_eq!(err["error"]["param"], "allowed_models[1]", "{err}");
+    let patched = app
+        .admin(Method::PATCH, &format!("/tenants/{}", free.id))
+        .json(&json!({"allowed_models": ["openai/*"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let view: Value = patched.json().await.unwrap();
+    assert_eq!(view["allowed_models"], json!(["openai/*"]), "{view}");
+    let resp = app.post_json("/v1/message", &free.key, &named).await;
+    assert_eq!(resp.status(), 200, "tenant changes reach the cache at once");
+}

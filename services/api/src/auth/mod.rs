@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use openclaw_domain::{
-    ApiKeyId, ApiKeySecret, Error, ErrorKind, KeyHash, Limits, Scope, Scopes, TenantId,
-    TenantStatus, Tier,
+    ApiKeyId, ApiKeySecret, Error, ErrorKind, KeyHash, Limits, ModelAllowList, Scope, Scopes,
+    TenantId, TenantStatus, Tier,
 };
 use openclaw_store::redis::{ControlEvent, ControlMessage};
 use openclaw_store::{Principal, Store, StoreError};
@@ -47,6 +47,9 @@ pub struct Authenticated {
     pub session: Option<String>,
     /// The tenant's concurrency permit of this request, which a run it starts takes over.
     pub permit: PermitSlot,
+    /// The models it may name: the tenant's own list if the operator set one, else its tier's
+    /// (`None`: every model).
+    pub allowed_models: Option<Arc<ModelAllowList>>,
 }
 
 /// Where the rate-limit layer leaves a request's concurrency permit: the request holds it
@@ -300,6 +303,7 @@ pub struct AuthService {
     failures: DefaultKeyedRateLimiter<IpAddr>,
     blocked: moka::sync::Cache<IpAddr, ()>,
     throttled_lookups: governor::DefaultDirectRateLimiter,
+    tier_models: std::collections::HashMap<Tier, Arc<ModelAllowList>>,
     last_used: DashMap<ApiKeyId, DateTime<Utc>>,
 }
 
@@ -309,6 +313,7 @@ impl AuthService {
         jwt: Jwt,
         cache_ttl: Duration,
         failures_per_minute: u32,
+        tier_models: std::collections::HashMap<Tier, ModelAllowList>,
     ) -> AuthService {
         let per_minute = NonZeroU32::new(failures_per_minute.max(1)).expect("non-zero");
         AuthService {
@@ -328,6 +333,10 @@ impl AuthService {
             throttled_lookups: RateLimiter::direct(Quota::per_second(
                 NonZeroU32::new(THROTTLED_LOOKUPS_PER_SEC).expect("non-zero"),
             )),
+            tier_models: tier_models
+                .into_iter()
+                .map(|(t, l)| (t, Arc::new(l)))
+                .collect(),
             last_used: DashMap::new(),
         }
     }
@@ -472,6 +481,14 @@ impl AuthService {
             via,
             session,
             permit: PermitSlot::default(),
+            allowed_models: match &p.tenant.allowed_models {
+                // Checked when the operator set it; were a stored list unreadable, the tenant
+                // gets no model it names (fail closed), never every model.
+                Some(own) => Some(Arc::new(
+                    ModelAllowList::parse(own).unwrap_or_else(|_| ModelAllowList::none()),
+                )),
+                None => self.tier_models.get(&p.tenant.tier).cloned(),
+            },
         })
     }
 

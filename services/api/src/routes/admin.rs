@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use openclaw_domain::{LimitOverrides, Scopes, TenantId, TenantStatus, Tier};
+use openclaw_domain::{LimitOverrides, ModelAllowList, Scopes, TenantId, TenantStatus, Tier};
 use openclaw_store::redis::ControlMessage;
 use openclaw_store::{Actor, TenantPatch, TenantRecord};
 use serde::Deserialize;
@@ -103,6 +103,9 @@ pub struct PatchTenant {
     /// `provider/model`, or `null` for the operator-wide default.
     #[serde(default, deserialize_with = "present")]
     default_model: Option<Value>,
+    /// The models the tenant may name in place of its tier's list, or `null` for the tier's.
+    #[serde(default, deserialize_with = "present")]
+    allowed_models: Option<Value>,
 }
 
 /// Distinguishes `"limits": null` (present, `Some(Null)`) from an absent field (`None`).
@@ -120,10 +123,12 @@ pub async fn patch(
         && req.limits.is_none()
         && req.status.is_none()
         && req.default_model.is_none()
+        && req.allowed_models.is_none()
     {
         return Err(ApiError::new(
             openclaw_domain::ErrorKind::InvalidRequest,
-            "nothing to change: send one or more of name, tier, limits, status, default_model",
+            "nothing to change: send one or more of name, tier, limits, status, default_model, \
+             allowed_models",
         ));
     }
     let current = tenant(&state, &id).await?;
@@ -184,7 +189,46 @@ pub async fn patch(
             ));
         }
     };
+    let allowed_models = match req.allowed_models {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::Array(items)) => {
+            let mut names = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                match item.as_str() {
+                    Some(s) => names.push(s.to_string()),
+                    None => {
+                        return Err(ApiError::invalid(
+                            format!("allowed_models[{i}]"),
+                            "each entry is a string",
+                        ))
+                    }
+                }
+            }
+            if names.len() > 100 {
+                return Err(ApiError::invalid("allowed_models", "at most 100 entries"));
+            }
+            let list = ModelAllowList::parse(&names).map_err(|bad| {
+                let i = names.iter().position(|n| n.trim() == bad).unwrap_or(0);
+                ApiError::invalid(
+                    format!("allowed_models[{i}]"),
+                    format!(
+                        "`{bad}` is neither `provider/model` nor a pattern ending in `*` \
+                         (`openai/*`, `openai/gpt-4o-mini*`)"
+                    ),
+                )
+            })?;
+            Some(Some(list.entries().to_vec()))
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "allowed_models",
+                "`allowed_models` must be an array of model names or null",
+            ));
+        }
+    };
     let patch = TenantPatch {
+        allowed_models,
         name: req
             .name
             .as_deref()

@@ -31,6 +31,7 @@ use crate::dialect::{s3, Dialect};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
+use openclaw_engine::run::allowed;
 
 const MAX_TASK_CHARS: usize = 100_000;
 const MAX_SKILLS: usize = 32;
@@ -63,11 +64,12 @@ pub async fn spawn(
         ));
     }
     if let Some(model) = &req.model {
-        state
+        let (_, resolved) = state
             .runs()
             .providers()
             .resolve(Some(model))
             .map_err(|e| ApiError(e).with_param("model"))?;
+        allowed(auth.allowed_models.as_deref(), &resolved, "model")?;
     }
     let timeout_ms = timeout_ms(req.timeout)?;
     let skills = req.skills.unwrap_or_default();

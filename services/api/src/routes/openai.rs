@@ -135,18 +135,32 @@ async fn answer(state: &AppState, auth: &Authenticated, req: Request) -> ApiResu
     Ok(resp)
 }
 
-/// `GET /v1/models`: every model on offer, for any valid credential.
-pub async fn list_models(State(state): State<AppState>) -> Json<Value> {
+/// Whether the caller may name `id` (`provider/model`).
+fn may_use(auth: &Authenticated, id: &str) -> bool {
+    auth.allowed_models.as_ref().is_none_or(|l| l.allows(id))
+}
+
+/// `GET /v1/models`: every model on offer that the caller may name.
+pub async fn list_models(State(state): State<AppState>, auth: Authenticated) -> Json<Value> {
     let models = state.runs().providers().models().await;
-    Json(json!({"object": "list", "data": models.iter().map(model_json).collect::<Vec<_>>()}))
+    let data: Vec<Value> = models
+        .iter()
+        .filter(|m| may_use(&auth, &m.id))
+        .map(model_json)
+        .collect();
+    Json(json!({"object": "list", "data": data}))
 }
 
 /// `GET /v1/models/{id}`; ids contain `/` (`openai/gpt-4o`), hence the wildcard route.
 pub async fn get_model(
     State(state): State<AppState>,
+    auth: Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let id = id.trim_start_matches('/');
+    if !may_use(&auth, id) {
+        return Err(ApiError::not_found("model"));
+    }
     state
         .runs()
         .providers()

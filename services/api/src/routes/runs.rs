@@ -57,6 +57,7 @@ pub async fn enqueue(
 fn for_caller(auth: &Authenticated, mut req: RunRequest, param: &str) -> ApiResult<RunRequest> {
     auth.require(Scope::Messages)?;
     req.memory = auth.memory_access();
+    req.allowed_models = auth.allowed_models.clone();
     match (&req.session_key, &auth.session) {
         (Some(key), _) => {
             valid_session_key(param, key)?;

@@ -119,6 +119,11 @@ pub async fn create_session(
         Some(t) => Some(chrono::Duration::seconds(t as i64)),
         None => None,
     };
+    // A session's model is what its runs use when they name none: within the caller's reach.
+    if let (Some(model), Some(list)) = (&req.model, auth.allowed_models.as_deref()) {
+        let (_, resolved) = state.runs().providers().resolve(Some(model))?;
+        openclaw_engine::run::allowed(Some(list), &resolved, "model")?;
+    }
     let new = NewSession {
         key: req.session_id,
         label: short_text("label", req.label)?,

@@ -27,6 +27,7 @@ use crate::dialect::{s1, Dialect, Page};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
+use openclaw_engine::run::allowed;
 
 /// Jobs (tasks, agents with their sub-agents, queued messages) a tenant may have queued or
 /// running at once.
@@ -250,11 +251,16 @@ fn check_agent_task(
     parameters: &mut Value,
 ) -> ApiResult<()> {
     if let Some(model) = parameters.get("model").and_then(Value::as_str) {
-        state
+        let (_, resolved) = state
             .runs()
             .providers()
             .resolve(Some(model))
             .map_err(|e| ApiError(e).with_param("parameters.model"))?;
+        allowed(
+            auth.allowed_models.as_deref(),
+            &resolved,
+            "parameters.model",
+        )?;
     }
     stamp_session(auth, parameters)
 }

@@ -67,6 +67,22 @@ pub fn memory_scope(access: MemoryAccess, session: Uuid) -> Option<MemoryScope> 
     }
 }
 
+/// Refuses a model the caller's allow-list leaves out: 403 on `param`, naming the list.
+pub fn allowed(
+    list: Option<&openclaw_domain::ModelAllowList>,
+    model: &ModelRef,
+    param: &str,
+) -> Result<(), Error> {
+    match list {
+        Some(list) if !list.allows(&model.to_string()) => Err(Error {
+            param: Some(param.to_string()),
+            ..Error::forbidden(format!("this tenant may not use `{model}`"))
+                .with_details(json!({"allowed_models": list.entries()}))
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// What a dialect asks for, after parsing its own request shape.
 #[derive(Debug, Clone, Default)]
 pub struct RunRequest {
@@ -102,6 +118,9 @@ pub struct RunRequest {
     pub thinking: Option<Thinking>,
     /// What the run's credential may do with memory.
     pub memory: MemoryAccess,
+    /// The models the caller may name (`None`: every one). The tenant's and the deployment's
+    /// defaults are the operator's choice and never refused.
+    pub allowed_models: Option<Arc<openclaw_domain::ModelAllowList>>,
     /// The whole conversation as the client sent it (OpenAI's `messages`): used instead of the
     /// session's stored history. `message` is still what is recorded as the user's turn.
     pub conversation: Option<Vec<ChatMessage>>,
@@ -327,6 +346,9 @@ impl Runs {
             .as_deref()
             .map(|m| inner.providers.resolve(Some(m)))
             .transpose()?;
+        if let Some((_, model)) = &chosen {
+            allowed(req.allowed_models.as_deref(), model, "model")?;
+        }
         let run_id = Uuid::now_v7();
         if req.session_key.is_none() && req.conversation.is_some() {
             let (provider, model) = match chosen {
@@ -447,6 +469,9 @@ impl Runs {
             .as_deref()
             .map(|m| inner.providers.resolve(Some(m)))
             .transpose()?;
+        if let Some((_, model)) = &chosen {
+            allowed(req.allowed_models.as_deref(), model, "model")?;
+        }
         let defaults = openclaw_store::NewSession {
             key: req.session_key.clone(),
             channel: req.channel.clone(),
