@@ -263,29 +263,48 @@ impl Store {
     }
 
     /// Messages in order, from the first; `limit + 1` are read to tell whether more remain.
+    /// A conversation's first messages: at most `limit`, and no more than `max_bytes` of them
+    /// (content, tool calls and metadata) beyond the first, which always comes — a thousand
+    /// messages of a megabyte each must not be read into one answer. `true`: there are more.
     pub async fn list_messages(
         &self,
         tenant: TenantId,
         session: Uuid,
         limit: i64,
+        max_bytes: i64,
     ) -> Result<(Vec<MessageRecord>, bool)> {
-        let mut rows: Vec<MessageRecord> = self
-            .in_tenant(tenant, async |c| {
-                Ok(sqlx::query_as(
-                    "SELECT id, seq, role, content, tool_calls, tool_call_id, run_id, model, input_tokens, \
-                     output_tokens, metadata, created_at FROM messages WHERE tenant_id = $1 AND session_id = $2 \
-                     ORDER BY seq LIMIT $3",
-                )
-                .bind(tenant.as_uuid())
-                .bind(session)
-                .bind(limit + 1)
-                .fetch_all(c)
-                .await?)
-            })
+        use sqlx::{FromRow, Row};
+        self.in_tenant(tenant, async |c| {
+            // `before`: the bytes of the messages ahead of each; `total`: the conversation's
+            // messages (computed before the limit). Only rows within the budget are read whole.
+            let rows = sqlx::query(
+                "WITH page AS ( \
+                   SELECT seq, count(*) OVER () AS total, \
+                          sum(octet_length(content) + coalesce(octet_length(tool_calls::text), 0) \
+                              + coalesce(octet_length(metadata::text), 0)) \
+                          OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before \
+                     FROM messages WHERE tenant_id = $1 AND session_id = $2 ORDER BY seq LIMIT $3) \
+                 SELECT m.id, m.seq, m.role, m.content, m.tool_calls, m.tool_call_id, m.run_id, m.model, \
+                        m.input_tokens, m.output_tokens, m.metadata, m.created_at, page.total \
+                   FROM page JOIN messages m \
+                     ON m.tenant_id = $1 AND m.session_id = $2 AND m.seq = page.seq \
+                  WHERE page.before IS NULL OR page.before < $4 ORDER BY m.seq",
+            )
+            .bind(tenant.as_uuid())
+            .bind(session)
+            .bind(limit)
+            .bind(max_bytes)
+            .fetch_all(&mut *c)
             .await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        Ok((rows, more))
+            let total: i64 = rows.first().map_or(Ok(0), |r| r.try_get("total"))?;
+            let messages = rows
+                .iter()
+                .map(MessageRecord::from_row)
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let more = (messages.len() as i64) < total;
+            Ok((messages, more))
+        })
+        .await
     }
 
     /// Deletes sessions whose ttl passed more than `grace` ago, across tenants (the worker's

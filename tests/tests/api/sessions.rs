@@ -413,3 +413,51 @@ async fn a_token_limited_to_one_session_sees_only_that_session() {
         .unwrap();
     expect_error(resp, 403, "forbidden").await;
 }
+
+/// A conversation read is bounded in bytes as well as in messages: a thousand large messages
+/// are never one answer; `has_more` says the rest is there.
+#[tokio::test]
+async fn a_conversation_read_stops_at_its_byte_budget() {
+    let app = openclaw_tests::spawn_app().await;
+    let t = app.create_tenant(openclaw_domain::Tier::Enterprise).await;
+    let big = "x".repeat(900 * 1024);
+    for _ in 0..3 {
+        // builtin/echo answers with the message: two large messages per run.
+        let resp = app
+            .post_json(
+                "/v1/message",
+                &t.key,
+                &serde_json::json!({"message": big, "conversation_id": "big"}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+    }
+    let read = app.get_json("/v1/conversations/big", &t.key).await;
+    let messages = read["messages"].as_array().unwrap();
+    let bytes: usize = messages
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().len())
+        .sum();
+    assert_eq!(read["message_count"], 6);
+    assert!(
+        messages.len() < 6 && !messages.is_empty(),
+        "{}",
+        messages.len()
+    );
+    assert!(bytes <= 4 * 1024 * 1024 + 1024 * 1024, "{bytes}");
+    assert_eq!(read["has_more"], true);
+    // The first message always comes, however large.
+    let one = app.get_json("/v1/conversations/big?limit=1", &t.key).await;
+    assert_eq!(one["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(one["has_more"], true);
+    // A small conversation reads whole.
+    app.post_json(
+        "/v1/message",
+        &t.key,
+        &serde_json::json!({"message": "hi", "conversation_id": "small"}),
+    )
+    .await;
+    let small = app.get_json("/v1/conversations/small", &t.key).await;
+    assert_eq!(small["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(small["has_more"], false);
+}

@@ -103,7 +103,7 @@ impl Setup {
         let store = &self.app.store;
         let session = store.get_session(self.tenant, "s").await.unwrap().unwrap();
         let (messages, _) = store
-            .list_messages(self.tenant, session.id, 10)
+            .list_messages(self.tenant, session.id, 10, i64::MAX)
             .await
             .unwrap();
         let reply = messages.last().unwrap();

@@ -22,6 +22,9 @@ use crate::state::AppState;
 
 const MAX_TTL_SECS: u64 = 365 * 24 * 3600;
 const MAX_CONTEXT_BYTES: usize = 64 * 1024;
+/// The most message bytes one conversation read answers with beyond its first message
+/// (`has_more` says the rest is there).
+const MAX_CONVERSATION_BYTES: i64 = 4 * 1024 * 1024;
 
 /// Client-chosen session keys: printable, no `/` (they travel in paths), at most 128 bytes.
 pub fn valid_session_key(param: &str, key: &str) -> ApiResult<()> {
@@ -326,7 +329,7 @@ pub async fn read_conversation(
     let s = get_session(state, auth, key).await?;
     let (messages, has_more) = state
         .store()
-        .list_messages(auth.tenant_id, s.id, limit)
+        .list_messages(auth.tenant_id, s.id, limit, MAX_CONVERSATION_BYTES)
         .await?;
     Ok((s, messages, has_more))
 }
