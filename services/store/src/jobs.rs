@@ -695,6 +695,21 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Deletes up to `batch` outbox events recorded before `before`, across tenants (the
+    /// worker's retention sweep): a tenant with no webhook to deliver them to must not grow the
+    /// table for ever.
+    pub async fn purge_outbox(&self, before: DateTime<Utc>, batch: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM outbox WHERE (tenant_id, id) IN ( \
+                 SELECT tenant_id, id FROM outbox WHERE created_at < $1 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(batch)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Records a run that will never start as failed (its job could not launch it).
     pub async fn fail_unstarted_run(
         &self,

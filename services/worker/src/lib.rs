@@ -28,6 +28,9 @@ const STATS_EVERY: Duration = Duration::from_secs(5);
 /// session sweep's timer), so a tenant's history of jobs cannot grow without bound.
 const JOB_RETENTION_DAYS: i64 = 30;
 const JOB_PURGE_BATCH: i64 = 1000;
+/// Outbox events are kept a week: the webhooks deliver within minutes, and a redelivery asked
+/// for later than that finds nothing to send.
+const OUTBOX_RETENTION_DAYS: i64 = 7;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -419,6 +422,12 @@ async fn sweep(store: Store, config: WorkerConfig, stop: CancellationToken) {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(jobs = n, "purged jobs that ended over {JOB_RETENTION_DAYS} days ago"),
                     Err(e) => tracing::warn!(error = %e, "job purge failed; will retry"),
+                }
+                let before = chrono::Utc::now() - chrono::Duration::days(OUTBOX_RETENTION_DAYS);
+                match store.purge_outbox(before, JOB_PURGE_BATCH).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(events = n, "purged outbox events over {OUTBOX_RETENTION_DAYS} days old"),
+                    Err(e) => tracing::warn!(error = %e, "outbox purge failed; will retry"),
                 }
                 match store.purge_expired_memories(JOB_PURGE_BATCH).await {
                     Ok(0) => {}

@@ -418,4 +418,22 @@ async fn long_ended_jobs_are_purged_and_unfinished_ones_never_are() {
         .await
         .unwrap()
         .is_some());
+
+    // The outbox keeps its events for the retention, then the sweep takes them.
+    let events = store.outbox_events(t).await.unwrap().len();
+    assert!(events >= 1, "the jobs wrote events");
+    assert_eq!(
+        store
+            .purge_outbox(now - chrono::Duration::days(7), 100)
+            .await
+            .unwrap(),
+        0,
+        "recorded just now: kept"
+    );
+    let purged = store
+        .purge_outbox(chrono::Utc::now() + chrono::Duration::seconds(1), 100)
+        .await
+        .unwrap();
+    assert_eq!(purged as usize, events);
+    assert!(store.outbox_events(t).await.unwrap().is_empty());
 }
