@@ -44,31 +44,56 @@ impl OutboundConfig {
 }
 
 /// Whether an address is one the public internet routes to us: anything else (loopback,
-/// private, link-local, shared, documentation, multicast, unspecified…) is refused.
+/// private, link-local, shared, documentation, multicast, unspecified…) is refused. IPv6 is
+/// allowed only inside global unicast (`2000::/3`), less its special ranges, so a range we did
+/// not think of is refused rather than reached; the forms that carry an IPv4 address are
+/// decoded where a translator reaches exactly that address and refused where a tunnel decides.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_v4(v4);
-            }
-            let s = v6.segments();
-            // NAT64 (64:ff9b::/96) reaches the embedded IPv4 address.
-            if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-                let [a, b] = s[6].to_be_bytes();
-                let [c, d] = s[7].to_be_bytes();
-                return is_public_v4(Ipv4Addr::new(a, b, c, d));
-            }
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local
-                || (s[0] & 0xffc0) == 0xfe80 // link-local
-                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || v6 == Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 1))
-        }
+        IpAddr::V6(v6) => is_public_v6(v6),
     }
+}
+
+fn is_public_v6(v6: Ipv6Addr) -> bool {
+    // IPv4-mapped (::ffff:a.b.c.d) is the IPv4 address itself to a dual-stack socket.
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return is_public_v4(v4);
+    }
+    let s = v6.segments();
+    // NAT64's well-known prefix (64:ff9b::/96) reaches the embedded IPv4 address through a
+    // translator: it is as public as that address.
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return is_public_v4(embedded_v4(s[6], s[7]));
+    }
+    let special = {
+        // IPv4-compatible (::a.b.c.d, deprecated since RFC 4291) with `::` and `::1` in it:
+        // no public host is reached this way, and some stacks still send it to the IPv4 address.
+        s[..6] == [0; 6]
+        // 2001::/23, IETF protocol assignments: Teredo (2001::/32) among them, whose packets a
+        // relay we do not control unwraps towards an IPv4 address hidden (XORed) in the last
+        // bits, and benchmarking (2001:2::/48), ORCHID (2001:10::/28, 2001:20::/28). The few
+        // anycast services in it (AS112, AMT) are no web servers.
+        || (s[0] == 0x2001 && s[1] < 0x0200)
+        // 6to4 (2002::/16) is refused whole rather than decoded: RFC 7526 deprecated its relays,
+        // every 6to4 site is reachable at its own IPv4 address, and whether a packet to
+        // 2002:AABB:CCDD:: reaches AA.BB.CC.DD or some other router is the relay's choice.
+        || s[0] == 0x2002
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] & 0xfff0) == 0x3ff0 // documentation (3fff::/20)
+    };
+    // Everything outside 2000::/3 — loopback, unspecified, unique local (fc00::/7),
+    // link-local (fe80::/10), site-local, multicast (ff00::/8), discard-only (100::/64),
+    // NAT64's local-use prefix (64:ff9b:1::/48) — is not global unicast.
+    let global_unicast = (s[0] & 0xe000) == 0x2000;
+    global_unicast && !special
+}
+
+/// The IPv4 address in the last 32 bits of an IPv6 address.
+fn embedded_v4(hi: u16, lo: u16) -> Ipv4Addr {
+    let [a, b] = hi.to_be_bytes();
+    let [c, d] = lo.to_be_bytes();
+    Ipv4Addr::new(a, b, c, d)
 }
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
@@ -83,6 +108,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast (deprecated)
         || (a == 198 && (b == 18 || b == 19)) // benchmarking
         || a >= 240) // reserved
 }
@@ -164,7 +190,10 @@ impl Outbound {
                 .connect_timeout(config.timeout.min(Duration::from_secs(5)))
                 .user_agent(concat!("openclaw/", env!("CARGO_PKG_VERSION")));
             let builder = if guarded {
-                builder.dns_resolver(Arc::new(PublicOnly))
+                // Through a proxy (HTTP(S)_PROXY, ALL_PROXY) the proxy would resolve and connect,
+                // never asking `PublicOnly`: the guarded client goes direct whatever the
+                // environment says. The allow-listed hosts' client keeps the operator's proxy.
+                builder.dns_resolver(Arc::new(PublicOnly)).no_proxy()
             } else {
                 builder
             };
@@ -344,30 +373,104 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_public_addresses_pass() {
-        for bad in [
-            "127.0.0.1",
-            "10.0.0.1",
-            "172.16.5.4",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "255.255.255.255",
-            "224.0.0.1",
-            "::1",
-            "::",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-            "64:ff9b::a9fe:a9fe",
-            "2001:db8::1",
-        ] {
-            assert!(!is_public(bad.parse().unwrap()), "{bad} passed");
+    fn non_public_addresses_are_refused() {
+        let refused = [
+            ("127.0.0.1", "loopback"),
+            ("127.255.255.254", "loopback, the whole /8"),
+            ("10.0.0.1", "private 10/8"),
+            ("10.255.255.255", "private 10/8"),
+            ("172.16.5.4", "private 172.16/12"),
+            ("172.31.255.255", "private 172.16/12"),
+            ("192.168.1.1", "private 192.168/16"),
+            ("169.254.169.254", "link-local (cloud metadata)"),
+            ("100.64.0.1", "shared address space 100.64/10"),
+            ("100.127.255.255", "shared address space 100.64/10"),
+            ("0.0.0.0", "unspecified"),
+            ("0.1.2.3", "this network 0/8"),
+            ("255.255.255.255", "broadcast"),
+            ("224.0.0.1", "multicast"),
+            ("239.255.255.250", "multicast"),
+            ("240.0.0.1", "reserved"),
+            ("192.0.0.8", "IETF protocol assignments"),
+            ("192.0.2.1", "documentation TEST-NET-1"),
+            ("198.51.100.7", "documentation TEST-NET-2"),
+            ("203.0.113.9", "documentation TEST-NET-3"),
+            ("198.18.0.1", "benchmarking"),
+            ("192.88.99.1", "6to4 relay anycast"),
+            ("::1", "IPv6 loopback"),
+            ("::", "IPv6 unspecified"),
+            ("fe80::1", "link-local"),
+            ("febf::1", "link-local, top of fe80::/10"),
+            ("fec0::1", "site-local"),
+            ("fc00::1", "unique local"),
+            ("fd00::1", "unique local"),
+            ("ff02::1", "IPv6 multicast"),
+            ("ff0e::1", "IPv6 global multicast"),
+            ("::ffff:127.0.0.1", "IPv4-mapped loopback"),
+            ("::ffff:10.0.0.1", "IPv4-mapped private"),
+            ("::ffff:169.254.169.254", "IPv4-mapped link-local"),
+            ("::7f00:1", "IPv4-compatible loopback"),
+            ("::a00:1", "IPv4-compatible private"),
+            ("::1.1.1.1", "IPv4-compatible, even of a public address"),
+            ("2002:7f00:1::", "6to4 of loopback"),
+            ("2002:c0a8:101::", "6to4 of 192.168.1.1"),
+            ("2002:a9fe:a9fe::1", "6to4 of link-local"),
+            ("2002:101:101::", "6to4, even of a public address"),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"),
+            ("2001::1", "Teredo"),
+            ("2001:2::1", "benchmarking"),
+            ("2001:10::1", "ORCHID"),
+            ("64:ff9b::7f00:1", "NAT64 of loopback"),
+            ("64:ff9b::a9fe:a9fe", "NAT64 of link-local"),
+            ("64:ff9b::c0a8:101", "NAT64 of 192.168.1.1"),
+            ("64:ff9b:1::a00:1", "NAT64 local-use prefix"),
+            ("100::1", "discard-only"),
+            ("2001:db8::1", "documentation"),
+            ("3fff::1", "documentation 3fff::/20"),
+        ];
+        for (address, what) in refused {
+            let ip: IpAddr = address.parse().expect(address);
+            assert!(!is_public(ip), "{address} ({what}) passed");
         }
-        for good in ["1.1.1.1", "93.184.216.34", "2606:4700:4700::1111"] {
-            assert!(is_public(good.parse().unwrap()), "{good} refused");
+    }
+
+    #[test]
+    fn public_addresses_pass() {
+        for address in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "93.184.216.34",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2606:4700:4700::1111",
+            "2a00:1450:4001:80b::200e",
+            "2001:4860:4860::8888",
+            "::ffff:1.1.1.1",
+            "64:ff9b::101:101",
+        ] {
+            let ip: IpAddr = address.parse().expect(address);
+            assert!(is_public(ip), "{address} refused");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_address_in_the_url_is_refused_before_any_connection() {
+        let outbound = Outbound::new(OutboundConfig::default());
+        for url in [
+            "http://[::7f00:1]/",
+            "http://[2002:7f00:1::]/",
+            "http://[64:ff9b::7f00:1]:8080/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://0x7f.1/",
+        ] {
+            let e = outbound.get(url, "input.url").await.expect_err(url);
+            assert_eq!(e.kind, ErrorKind::InvalidRequest, "{url}");
+            assert_eq!(e.param.as_deref(), Some("input.url"), "{url}");
+            assert!(
+                e.message.contains("not a public address"),
+                "{url}: {}",
+                e.message
+            );
         }
     }
 }
