@@ -18,5 +18,5 @@ pub use provider::{
 };
 pub use run::{
     Done, Queued, RunEvent, RunEventKind, RunRequest, Runs, RunsConfig, Started, Subscription,
-    TokenQuota, ToolExecutor,
+    TokenQuota, ToolExecutor, MAX_TOOL_CALLS_PER_STEP,
 };

@@ -8,6 +8,7 @@ use std::time::Duration;
 use openclaw_domain::{TenantId, Tier};
 use openclaw_engine::{
     Providers, RunEventKind, RunRequest, Runs, RunsConfig, ToolCall, ToolExecutor, ToolSpec,
+    MAX_TOOL_CALLS_PER_STEP,
 };
 use openclaw_mock_llm::{MockLlm, RecordedRequest, Script, ToolCall as MockCall, Usage};
 use openclaw_tests::{mock_providers, spawn_with, AppOptions, TestApp};
@@ -296,6 +297,56 @@ async fn two_calls_in_one_answer_run_concurrently_and_both_results_go_back() {
         answered,
         vec![(&json!("call_a"), paris), (&json!("call_b"), rome)]
     );
+}
+
+#[tokio::test]
+async fn calls_past_the_per_answer_cap_are_answered_not_executed() {
+    let mock = MockLlm::start().await;
+    let s = setup(&mock).await;
+    let asked = MAX_TOOL_CALLS_PER_STEP + 2;
+    mock.push(asks(
+        (0..asked)
+            .map(|i| call(&format!("call_{i}"), "weather", &format!("City {i}")))
+            .collect(),
+    ));
+    mock.push(says("Enough weather."));
+    let tools = Arc::new(Tools::default());
+    let events = s.run(tools.clone(), None).await;
+
+    let mut executed = tools.seen.lock().unwrap().clone();
+    executed.sort_by_key(|id| id[5..].parse::<usize>().unwrap());
+    let first: Vec<String> = (0..MAX_TOOL_CALLS_PER_STEP)
+        .map(|i| format!("call_{i}"))
+        .collect();
+    assert_eq!(executed, first, "only the first calls are executed");
+    let results = results(&events);
+    assert_eq!(results.len(), asked, "every call gets a result");
+    for (i, (id, output, is_error)) in results.iter().enumerate() {
+        assert_eq!(*id, format!("call_{i}"));
+        if i < MAX_TOOL_CALLS_PER_STEP {
+            assert!(!is_error, "{id}: {output}");
+        } else {
+            assert!(is_error, "{id}");
+            let message = output["error"].as_str().unwrap();
+            assert!(
+                message.contains(&format!("at most {MAX_TOOL_CALLS_PER_STEP} tool calls")),
+                "{message}"
+            );
+        }
+    }
+    // The model reads all of it: a tool message for every call, the refusals among them.
+    let sent = mock.requests();
+    assert_eq!(sent.len(), 2);
+    let answers = &messages(&sent[1])[2..];
+    assert_eq!(answers.len(), asked);
+    assert!(tool_output(&answers[asked - 1])["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("not executed"));
+    assert_eq!(done(&events).0, "stop");
+    let recorded = s.recorded_calls().await;
+    assert_eq!(recorded.as_array().unwrap().len(), asked);
+    assert_eq!(recorded[asked - 1]["is_error"], true);
 }
 
 #[tokio::test]

@@ -57,6 +57,10 @@ pub const DEFAULT_MAX_STEPS: u32 = 8;
 /// The finish reason of a run stopped by its step bound while the model still asked for tools
 /// (the calls of that last step are not executed: no model call would read their results).
 pub const FINISH_MAX_STEPS: &str = "max_steps";
+/// Tool calls executed from one model answer. A model may ask for any number at once, each
+/// possibly a fetch of a mebibyte; the ones past this bound are not run but answered with an
+/// error saying so, so the model sees what happened and can ask again in its next step.
+pub const MAX_TOOL_CALLS_PER_STEP: usize = 16;
 
 /// What a run in `session` may search of memory under `access`, if anything.
 pub fn memory_scope(access: MemoryAccess, session: Uuid) -> Option<MemoryScope> {

@@ -16,7 +16,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use uuid::Uuid;
 
 use super::events::{run_wire_id, Active, RunEventKind};
-use super::{lease, user_message, Runs, FINISH_MAX_STEPS};
+use super::{lease, user_message, Runs, FINISH_MAX_STEPS, MAX_TOOL_CALLS_PER_STEP};
 use crate::executor::{call_record, execute, ToolExecutor};
 use crate::memory::recall_message;
 use crate::provider::{ChatMessage, ChatRequest, Role, StreamEvent, ToolCall, ToolChoice, Usage};
@@ -373,9 +373,13 @@ impl Runs {
                 recorded.extend(step.calls.iter().map(|c| call_record(c, None)));
                 break FINISH_MAX_STEPS.to_string();
             }
-            let results =
-                futures::future::join_all(step.calls.iter().map(|c| execute(executor.as_ref(), c)))
+            let (run_now, over) = step
+                .calls
+                .split_at(step.calls.len().min(MAX_TOOL_CALLS_PER_STEP));
+            let mut results =
+                futures::future::join_all(run_now.iter().map(|c| execute(executor.as_ref(), c)))
                     .await;
+            results.extend(over.iter().map(|_| over_the_cap()));
             let mut answers = Vec::with_capacity(results.len());
             for (call, (output, is_error)) in step.calls.iter().zip(results) {
                 recorded.push(call_record(call, Some((&output, is_error))));
@@ -411,6 +415,16 @@ impl Runs {
             tool_calls: (!recorded.is_empty()).then_some(serde_json::Value::Array(recorded)),
         })
     }
+}
+
+/// The result of a call past [`MAX_TOOL_CALLS_PER_STEP`]: an error, as a failed call's, that
+/// tells the model why and what to do.
+fn over_the_cap() -> (Value, bool) {
+    let message = format!(
+        "not executed: at most {MAX_TOOL_CALLS_PER_STEP} tool calls run per answer; \
+         ask for this one again in your next answer if you still need it"
+    );
+    (json!({ "error": message }), true)
 }
 
 fn event_code(event: &RunEventKind) -> &str {
