@@ -366,44 +366,37 @@ async fn a_tier_names_only_the_models_its_allow_list_holds() {
     let pro = app.create_tenant(Tier::Pro).await;
     let named = json!({"message": "hi", "model": "openai/mock-1"});
 
-    let resp = app.post_json("/v1/message", &free.key, &named).await;
-    let err = expect_error(resp, 403, "forbidden").await;
-    assert_eq!(err["error"]["param"], "model", "{err}");
-    assert_eq!(
-        err["error"]["details"]["allowed_models"],
-        json!(["builtin/*"])
-    );
+    // Named anywhere a model is named, it is refused on that field, with the list.
     let chat = json!({"model": "openai/mock-1", "messages": [{"role": "user", "content": "hi"}]});
-    let resp = app
-        .post_json("/v1/chat/completions", &free.key, &chat)
-        .await;
-    assert_eq!(resp.status(), 403);
-    let resp = app
-        .post_json(
+    for (path, body, param) in [
+        ("/v1/message", named.clone(), "model"),
+        ("/v1/chat/completions", chat, "model"),
+        (
             "/v1/agents/spawn",
-            &free.key,
-            &json!({"task": "t", "model": "openai/mock-1"}),
-        )
-        .await;
-    expect_error(resp, 403, "forbidden").await;
-    let resp = app
-        .post_json(
+            json!({"task": "t", "model": "openai/mock-1"}),
+            "model",
+        ),
+        (
             "/v1/tasks",
-            &free.key,
-            &json!({"name": "n", "type": "agent",
-                    "parameters": {"message": "hi", "model": "openai/mock-1"}}),
-        )
-        .await;
-    let err = expect_error(resp, 403, "forbidden").await;
-    assert_eq!(err["error"]["param"], "parameters.model");
-    let resp = app
-        .post_json(
+            json!({"name": "n", "type": "agent",
+                   "parameters": {"message": "hi", "model": "openai/mock-1"}}),
+            "parameters.model",
+        ),
+        (
             "/v1/sessions",
-            &free.key,
-            &json!({"session_id": "s", "model": "openai/mock-1"}),
-        )
-        .await;
-    expect_error(resp, 403, "forbidden").await;
+            json!({"session_id": "s", "model": "openai/mock-1"}),
+            "model",
+        ),
+    ] {
+        let resp = app.post_json(path, &free.key, &body).await;
+        let err = expect_error(resp, 403, "forbidden").await;
+        assert_eq!(err["error"]["param"], param, "{path}: {err}");
+        assert_eq!(
+            err["error"]["details"]["allowed_models"],
+            json!(["builtin/*"]),
+            "{path}"
+        );
+    }
     // What it may name works, and the listing shows only that; the deployment's default model
     // is the operator's choice and serves a run that names none.
     let ok = app

@@ -168,7 +168,9 @@ async fn jobs_cross_replicas_and_workers_survive_a_killed_worker_cancel_fairly_a
         ("OPENAI_BASE_URL", format!("{mock}/v1")),
         ("OPENAI_API_KEY", "sk-test".into()),
         ("OPENCLAW_DEFAULT_MODEL", "openai/mock-1".into()),
-        ("OPENCLAW_JOB_LEASE_SECS", "3".into()),
+        // Short, so a killed worker's job returns soon; not so short that a machine busy with
+        // builds misses a heartbeat and loses a live attempt's lease (seen at 3 s).
+        ("OPENCLAW_JOB_LEASE_SECS", "5".into()),
         ("OPENCLAW_JOB_POLL_MS", "200".into()),
         ("OPENCLAW_WORKER_CONCURRENCY", "2".into()),
         ("RUST_LOG", "warn,openclaw_worker=info".into()),
