@@ -360,19 +360,24 @@ impl Store {
     /// Cancels a job that has not ended, with every sub-agent under it. A running one keeps
     /// running until its worker hears of it (control channel at once, else its next heartbeat);
     /// whatever that worker reports afterwards is refused, so `cancelled` is final.
+    /// `session`: only a job of that session (a session-limited caller's); another is
+    /// `NotFound`.
     pub async fn cancel_job(
         &self,
         tenant: TenantId,
         kind: JobKind,
         id: Uuid,
+        session: Option<&str>,
     ) -> Result<CancelOutcome> {
         self.in_tenant(tenant, async |c| {
             let before: Option<JobRecord> = sqlx::query_as(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id = $2 AND kind = $3 FOR UPDATE"
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id = $2 AND kind = $3 \
+                 AND ($4::text IS NULL OR session_key = $4) FOR UPDATE"
             ))
             .bind(tenant.as_uuid())
             .bind(id)
             .bind(kind.as_str())
+            .bind(session)
             .fetch_optional(&mut *c)
             .await?;
             let Some(before) = before else {

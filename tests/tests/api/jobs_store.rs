@@ -282,7 +282,7 @@ async fn cancelling_is_final_and_stops_sub_agents_too() {
     let t = tenant(&app, Tier::Free).await;
     let pending = store.enqueue_job(t, task("pending")).await.unwrap();
     match store
-        .cancel_job(t, JobKind::Task, pending.id)
+        .cancel_job(t, JobKind::Task, pending.id, None)
         .await
         .unwrap()
     {
@@ -299,14 +299,14 @@ async fn cancelling_is_final_and_stops_sub_agents_too() {
         .is_none());
     assert!(matches!(
         store
-            .cancel_job(t, JobKind::Task, pending.id)
+            .cancel_job(t, JobKind::Task, pending.id, None)
             .await
             .unwrap(),
         CancelOutcome::AlreadyEnded(_)
     ));
     assert_eq!(
         store
-            .cancel_job(t, JobKind::Agent, pending.id)
+            .cancel_job(t, JobKind::Agent, pending.id, None)
             .await
             .unwrap(),
         CancelOutcome::NotFound,
@@ -315,7 +315,7 @@ async fn cancelling_is_final_and_stops_sub_agents_too() {
     let other = tenant(&app, Tier::Free).await;
     assert_eq!(
         store
-            .cancel_job(other, JobKind::Task, pending.id)
+            .cancel_job(other, JobKind::Task, pending.id, None)
             .await
             .unwrap(),
         CancelOutcome::NotFound,
@@ -346,7 +346,11 @@ async fn cancelling_is_final_and_stops_sub_agents_too() {
     };
     let child = store.start_subagent(t, child, lineage, "w").await.unwrap();
     assert_eq!(child.status.as_str(), "running");
-    match store.cancel_job(t, JobKind::Agent, agent.id).await.unwrap() {
+    match store
+        .cancel_job(t, JobKind::Agent, agent.id, None)
+        .await
+        .unwrap()
+    {
         CancelOutcome::Cancelled { was_running, .. } => assert!(was_running),
         other => panic!("{other:?}"),
     }

@@ -19,6 +19,13 @@ async fn token(app: &TestApp, t: &TestTenant, body: Value) -> TestTenant {
     }
 }
 
+/// `POST path` as `key`, expecting 201; the created object.
+async fn created(app: &TestApp, path: &str, key: &str, body: Value) -> Value {
+    let resp = app.post_json(path, key, &body).await;
+    assert_eq!(resp.status(), 201, "{path} {body}");
+    resp.json().await.unwrap()
+}
+
 async fn send(app: &TestApp, method: Method, path: &str, key: &str) -> reqwest::Response {
     app.request(method, path)
         .bearer_auth(key)
@@ -99,49 +106,45 @@ async fn a_session_limited_token_sees_only_its_sessions_tasks_and_agents() {
     let limited = token(&app, &t, json!({"session_id": "mine"})).await;
 
     // The tenant's key makes a task in another session, one in none, and an agent.
-    let theirs = app
-        .post_json(
-            "/v1/tasks",
-            &t.key,
-            &json!({"name": "theirs", "type": "agent",
-                    "parameters": {"message": "hi", "session_id": "other"}}),
-        )
-        .await;
-    assert_eq!(theirs.status(), 201);
-    let theirs: Value = theirs.json().await.unwrap();
-    let tenant_wide = app
-        .post_json(
-            "/v1/tasks",
-            &t.key,
-            &json!({"name": "wide", "type": "noop"}),
-        )
-        .await;
-    let tenant_wide: Value = tenant_wide.json().await.unwrap();
-    let agent = app
-        .post_json("/v1/agents/spawn", &t.key, &json!({"task": "research"}))
-        .await;
-    assert_eq!(agent.status(), 201);
-    let agent: Value = agent.json().await.unwrap();
+    let theirs = created(
+        &app,
+        "/v1/tasks",
+        &t.key,
+        json!({"name": "theirs", "type": "agent",
+               "parameters": {"message": "hi", "session_id": "other"}}),
+    )
+    .await;
+    let tenant_wide = created(
+        &app,
+        "/v1/tasks",
+        &t.key,
+        json!({"name": "wide", "type": "noop"}),
+    )
+    .await;
+    let agent = created(
+        &app,
+        "/v1/agents/spawn",
+        &t.key,
+        json!({"task": "research"}),
+    )
+    .await;
 
     // The limited token's own task, and one a tenant key made in its session, are its to see.
-    let own = app
-        .post_json(
-            "/v1/tasks",
-            &limited.key,
-            &json!({"name": "own", "type": "noop"}),
-        )
-        .await;
-    assert_eq!(own.status(), 201);
-    let own: Value = own.json().await.unwrap();
-    let placed = app
-        .post_json(
-            "/v1/tasks",
-            &t.key,
-            &json!({"name": "placed", "type": "agent",
-                    "parameters": {"message": "hi", "session_id": "mine"}}),
-        )
-        .await;
-    let placed: Value = placed.json().await.unwrap();
+    let own = created(
+        &app,
+        "/v1/tasks",
+        &limited.key,
+        json!({"name": "own", "type": "noop"}),
+    )
+    .await;
+    let placed = created(
+        &app,
+        "/v1/tasks",
+        &t.key,
+        json!({"name": "placed", "type": "agent",
+               "parameters": {"message": "hi", "session_id": "mine"}}),
+    )
+    .await;
 
     for id in [&theirs["id"], &tenant_wide["id"]] {
         let id = id.as_str().unwrap();

@@ -53,3 +53,10 @@ impl RunState {
         }
     }
 }
+
+/// A stream frame's error (S0's, S2's and S3's streams carry it alike).
+#[derive(Debug, serde::Serialize)]
+pub struct FrameError<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+}

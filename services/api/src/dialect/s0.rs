@@ -8,6 +8,8 @@ use openclaw_store::SessionRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::FrameError;
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
@@ -35,12 +37,6 @@ impl<'a> Reply<'a> {
             },
         }
     }
-}
-
-#[derive(Debug, Serialize)]
-pub struct FrameError<'a> {
-    pub code: &'a str,
-    pub message: &'a str,
 }
 
 /// One frame of S0's stream (then `data: [DONE]`).

@@ -9,6 +9,8 @@ use openclaw_store::JobRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::FrameError;
+
 #[derive(Debug, Serialize)]
 pub struct Usage {
     pub input_tokens: u64,
@@ -24,12 +26,6 @@ pub struct Reply<'a> {
     pub usage: Usage,
     pub timestamp: DateTime<Utc>,
     pub session_id: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-pub struct FrameError<'a> {
-    pub code: &'a str,
-    pub message: &'a str,
 }
 
 /// One frame of S3's stream (then `data: [DONE]`).

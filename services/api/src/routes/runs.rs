@@ -329,7 +329,8 @@ pub async fn abort_run(
     // with it) is stopped by whichever process runs it.
     state
         .store()
-        .cancel_job(auth.tenant_id, JobKind::Message, run.id)
+        // The run is the caller's (`run_of` checked its session).
+        .cancel_job(auth.tenant_id, JobKind::Message, run.id, None)
         .await?;
     state.announce(ControlMessage::RunAbort {
         run_id: run_wire_id(run.id),

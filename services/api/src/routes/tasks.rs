@@ -188,14 +188,12 @@ pub async fn cancel_job(
     id: Uuid,
     what: &str,
 ) -> ApiResult<JobRecord> {
-    if auth.session.is_some()
-        && load_job(state, auth, kind, id, Duration::ZERO)
-            .await?
-            .is_none()
+    let session = auth.session.as_deref();
+    match state
+        .store()
+        .cancel_job(auth.tenant_id, kind, id, session)
+        .await?
     {
-        return Err(ApiError::not_found(what));
-    }
-    match state.store().cancel_job(auth.tenant_id, kind, id).await? {
         CancelOutcome::Cancelled { job, was_running } => {
             if was_running {
                 state.announce(ControlMessage::JobCancel { job_id: job.id });

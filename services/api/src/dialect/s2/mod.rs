@@ -7,6 +7,8 @@ use openclaw_engine::RunEventKind;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::FrameError;
+
 mod conversation;
 mod memory;
 mod skill;
@@ -60,12 +62,6 @@ impl<'a> Reply<'a> {
             model,
         }
     }
-}
-
-#[derive(Debug, Serialize)]
-pub struct FrameError<'a> {
-    pub code: &'a str,
-    pub message: &'a str,
 }
 
 /// One frame of S2's stream.
