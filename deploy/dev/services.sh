@@ -44,6 +44,21 @@ sq()   { local s=${1//\'/\'\\\'\'}; printf "'%s'" "$s"; }
 # failing run prints nothing on stdout.
 EXPORTS=''
 emit() { EXPORTS+="export $1=$(sq "$2")"$'\n'; }
+# The server URL found (a superuser's) becomes the migrator's: `openclaw migrate` owns the
+# schema through it and creates the app role. The services get the same server and database
+# as the app role `openclaw_app`, which row-level security binds (docs/architecture.md).
+emit_pg() { # server-url
+    emit OPENCLAW_MIGRATOR_URL "$1"
+    emit DATABASE_URL "$(app_url "$1")"
+}
+# postgres://user[:password]@host:port/db?query -> the same as openclaw_app, with
+# $OPENCLAW_APP_DB_PASSWORD when set (URL-encode it yourself if it needs encoding).
+app_url() { # url
+    local scheme=${1%%://*} rest=${1#*://} authority
+    authority=${rest%%[/?]*}
+    printf '%s://openclaw_app%s@%s%s' "$scheme" "${OPENCLAW_APP_DB_PASSWORD:+:$OPENCLAW_APP_DB_PASSWORD}" \
+        "${authority##*@}" "${rest#"$authority"}"
+}
 have() { command -v "$1" >/dev/null 2>&1; }
 
 usage() {
@@ -51,11 +66,13 @@ usage() {
 Usage: deploy/dev/services.sh [up|stop] [--require-redis]
 
   up               (default) find or start PostgreSQL and Redis; print
-                   `export DATABASE_URL=...` / `export REDIS_URL=...` on stdout
+                   `export OPENCLAW_MIGRATOR_URL=...` (the migrator: a superuser),
+                   `export DATABASE_URL=...` (the app role, openclaw_app) and
+                   `export REDIS_URL=...` on stdout
   stop             stop the private instances started by this script
   --require-redis  fail (instead of warn) when Redis cannot be found or started
 
-Environment: DATABASE_URL, REDIS_URL, OPENCLAW_DB_NAME (openclaw),
+Environment: DATABASE_URL, OPENCLAW_MIGRATOR_URL, OPENCLAW_APP_DB_PASSWORD, REDIS_URL, OPENCLAW_DB_NAME (openclaw),
   OPENCLAW_PG_DEFAULT_PORT (5432), OPENCLAW_PG_PRIVATE_PORT (55432),
   OPENCLAW_REDIS_DEFAULT_PORT (6379), OPENCLAW_REDIS_PRIVATE_PORT (56379)
 EOF
@@ -426,7 +443,7 @@ pg_start_private() {
     # someone may have started it while we waited for the lock
     if pg_private_running && wait_pg_ready "$PG_RUN_PORT" 30; then
         say "postgres: reusing private instance on 127.0.0.1:$PG_RUN_PORT ($PG_BASE/postgres)"
-        emit DATABASE_URL "postgres://postgres@127.0.0.1:$PG_RUN_PORT/$DB_NAME"
+        emit_pg "postgres://postgres@127.0.0.1:$PG_RUN_PORT/$DB_NAME"
         return 0
     fi
 
@@ -506,7 +523,19 @@ pg_start_private() {
     fi
     say "postgres: started private instance on 127.0.0.1:$port (data: $data, log: $log)"
     pg_ensure_db "$port"
-    emit DATABASE_URL "postgres://postgres@127.0.0.1:$port/$DB_NAME"
+    emit_pg "postgres://postgres@127.0.0.1:$port/$DB_NAME"
+}
+
+# DATABASE_URL from the environment: with OPENCLAW_MIGRATOR_URL beside it (an operator's own
+# pair, or a second `eval` in the same shell) both are kept; alone, it is taken as the server's
+# (superuser) URL.
+pg_emit_env() {
+    if [ -n "${OPENCLAW_MIGRATOR_URL:-}" ]; then
+        emit OPENCLAW_MIGRATOR_URL "$OPENCLAW_MIGRATOR_URL"
+        emit DATABASE_URL "$DATABASE_URL"
+    else
+        emit_pg "$DATABASE_URL"
+    fi
 }
 
 pg_up() {
@@ -515,11 +544,11 @@ pg_up() {
         pg_ready_url "$DATABASE_URL" || rc=$?
         if [ "$rc" -eq 0 ]; then
             say "postgres: using DATABASE_URL from the environment"
-            emit DATABASE_URL "$DATABASE_URL"
+            pg_emit_env
             return 0
         elif [ "$rc" -eq 2 ]; then
             warn "postgres: cannot check DATABASE_URL without pg_isready; using it as given"
-            emit DATABASE_URL "$DATABASE_URL"
+            pg_emit_env
             return 0
         fi
         warn "postgres: DATABASE_URL is set but its server is not reachable; looking elsewhere"
@@ -528,7 +557,7 @@ pg_up() {
     if pg_ready_port "$PG_DEFAULT_PORT"; then
         if pg_auth_ok "$PG_DEFAULT_PORT"; then
             say "postgres: using the server on 127.0.0.1:$PG_DEFAULT_PORT"
-            emit DATABASE_URL "postgres://postgres@127.0.0.1:$PG_DEFAULT_PORT/$DB_NAME"
+            emit_pg "postgres://postgres@127.0.0.1:$PG_DEFAULT_PORT/$DB_NAME"
             return 0
         fi
         warn "postgres: the server on 127.0.0.1:$PG_DEFAULT_PORT refuses passwordless login as 'postgres' ($PG_AUTH_ERR)"
@@ -537,7 +566,7 @@ pg_up() {
 
     if pg_private_running && wait_pg_ready "$PG_RUN_PORT" 30; then
         say "postgres: reusing private instance on 127.0.0.1:$PG_RUN_PORT"
-        emit DATABASE_URL "postgres://postgres@127.0.0.1:$PG_RUN_PORT/$DB_NAME"
+        emit_pg "postgres://postgres@127.0.0.1:$PG_RUN_PORT/$DB_NAME"
         return 0
     fi
 

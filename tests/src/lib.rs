@@ -1,7 +1,8 @@
-//! Test support: finds Postgres and Redis (`DATABASE_URL`/`REDIS_URL`, else the local default
-//! ports, else testcontainers when a Docker engine answers), gives every test a fresh database
-//! cloned from a migrated template and its own Redis key prefix, and starts the app in-process
-//! on port 0 (`spawn_app`). `TestApp` has one helper per common call.
+//! Test support: finds Postgres and Redis (`OPENCLAW_MIGRATOR_URL` or `DATABASE_URL`, and
+//! `REDIS_URL`, else the local default ports, else testcontainers when a Docker engine answers),
+//! gives every test a fresh database cloned from a migrated template and its own Redis key
+//! prefix, and starts the app in-process on port 0 (`spawn_app`), connected as the app role so
+//! row-level security binds it as in production. `TestApp` has one helper per common call.
 
 pub mod front;
 pub mod load;
@@ -83,9 +84,16 @@ pub struct TestApp {
     providers: Option<openclaw_engine::ProvidersConfig>,
     pub base: String,
     pub metrics_base: String,
+    /// The test database as the migrator (a superuser): for a test's own SQL.
     pub database_url: String,
+    /// The same database as the app role: what the app under test connects with.
+    pub app_url: String,
     pub redis: RedisMode,
+    /// The app's own store, as the app role: row-level security binds it.
     pub store: Store,
+    /// The test database as the migrator, for a test's own SQL (setting a row up, reading one
+    /// back) across tenants; connects on first use.
+    pub sql: sqlx::PgPool,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
     running: Option<Running>,
@@ -110,9 +118,10 @@ pub async fn spawn_with(opts: AppOptions) -> TestApp {
         Some(url) => url,
         None => svc.fresh_database().await,
     };
-    let store = Store::connect(&database_url, opts.pool_size)
+    let app_url = svc.app_url(&database_url);
+    let store = Store::connect(&app_url, opts.pool_size)
         .await
-        .expect("connect to the test database");
+        .expect("connect to the test database as the app role");
     let redis = match &opts.redis {
         RedisMode::Shared(prefix) => {
             let url = svc
@@ -173,7 +182,12 @@ pub async fn spawn_with(opts: AppOptions) -> TestApp {
         providers: opts.providers,
         base: format!("http://{addr}"),
         metrics_base: format!("http://{}", running.metrics_addr.unwrap()),
+        sql: sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect_lazy(&database_url)
+            .expect("the test database's URL"),
         database_url,
+        app_url,
         redis: opts.redis,
         store,
         client: reqwest::Client::builder()

@@ -30,10 +30,14 @@ pub fn openclaw_bin() -> PathBuf {
     .clone()
 }
 
-/// Runs `openclaw ARGS` with `env`, returning its output; panics with stderr on failure.
+/// Runs `openclaw ARGS` with `env`, returning its output; panics with stderr on failure. The
+/// database URLs come from `env` only: inherited ones (the developer's `make run` database)
+/// must never be what a test migrates or writes.
 pub fn openclaw(args: &[&str], env: &[(&str, &str)]) -> Output {
     let out = Command::new(openclaw_bin())
         .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("OPENCLAW_MIGRATOR_URL")
         .envs(env.iter().copied())
         .env("RUST_LOG", "warn")
         .output()

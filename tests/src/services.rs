@@ -12,7 +12,10 @@ use tokio::sync::OnceCell;
 pub struct Services {
     /// URL of the server's `postgres` database, for creating and dropping test databases.
     admin_url: String,
+    /// `scheme://user@host:port` of the migrator (a superuser: the tests' own SQL runs as it).
     base_url: String,
+    /// The same server as the app role the services connect as (row-level security binds it).
+    app_base_url: String,
     /// The URL's query string (`?sslmode=…`), kept for every database URL made from it.
     query: String,
     pub redis_url: Option<String>,
@@ -76,7 +79,11 @@ async fn discover() -> Services {
     let mut pg_container = None;
     let mut redis_container = None;
 
-    let env_pg = std::env::var("DATABASE_URL").ok();
+    // The migrator's URL names the server with the right to create databases and roles;
+    // `DATABASE_URL` (services.sh makes it the app role's) is the fallback for a hand-set one.
+    let env_pg = std::env::var("OPENCLAW_MIGRATOR_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .ok();
     let candidate = env_pg
         .clone()
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -115,10 +122,14 @@ async fn discover() -> Services {
         }
     }
 
-    let template = prepare_template(&admin_url, &base, &query).await;
+    let app_password = std::env::var("OPENCLAW_APP_DB_PASSWORD")
+        .ok()
+        .or_else(|| has_password(&base).then(|| "openclaw-app-test".to_string()));
+    let template = prepare_template(&admin_url, &base, &query, app_password.as_deref()).await;
     drop_stale_databases(&admin_url).await;
     Services {
         admin_url,
+        app_base_url: app_base(&base, app_password.as_deref()),
         base_url: base,
         query,
         redis_url,
@@ -128,9 +139,47 @@ async fn discover() -> Services {
     }
 }
 
+/// `url` as the app role: its user replaced by `openclaw_app`, with `OPENCLAW_APP_DB_PASSWORD`
+/// as the password when set (for a process outside the test harness, such as a bench).
+pub fn app_role_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let base = app_base(
+        &format!("{scheme}://{authority}"),
+        std::env::var("OPENCLAW_APP_DB_PASSWORD").ok().as_deref(),
+    );
+    format!("{base}{tail}")
+}
+
+/// Whether `scheme://user:password@host:port` carries a password.
+fn has_password(base: &str) -> bool {
+    let authority = base.split_once("://").map_or(base, |(_, r)| r);
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(user, _)| user.contains(':'))
+}
+
+/// `scheme://openclaw_app[:password]@host:port` of the migrator's `scheme://…@host:port`.
+fn app_base(base: &str, password: Option<&str>) -> String {
+    let (scheme, authority) = base.split_once("://").unwrap_or(("postgres", base));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let secret = password.map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{scheme}://{}{secret}@{host}", openclaw_store::APP_ROLE)
+}
+
 impl Services {
     fn url_for(&self, db: &str) -> String {
         format!("{}/{db}{}", self.base_url, self.query)
+    }
+
+    /// The app role's URL of a database `url` (the migrator's URL of it) names: what the
+    /// services under test connect with.
+    pub fn app_url(&self, url: &str) -> String {
+        match url.strip_prefix(&self.base_url) {
+            Some(rest) => format!("{}{rest}", self.app_base_url),
+            None => url.to_string(),
+        }
     }
 
     /// A new database with the whole schema, cloned from the template (fast: no migrations).
@@ -165,7 +214,12 @@ impl Services {
 }
 
 /// Creates (once per schema version, shared by test processes) a database with all migrations.
-async fn prepare_template(admin_url: &str, base: &str, query: &str) -> String {
+async fn prepare_template(
+    admin_url: &str,
+    base: &str,
+    query: &str,
+    app_password: Option<&str>,
+) -> String {
     let digest: u64 = openclaw_store::MIGRATOR
         .iter()
         .flat_map(|m| m.checksum.iter().copied())
@@ -180,6 +234,16 @@ async fn prepare_template(admin_url: &str, base: &str, query: &str) -> String {
     conn.execute("SELECT pg_advisory_lock(74201)")
         .await
         .unwrap();
+    let roles = openclaw_store::RoleOptions {
+        app_password: app_password.map(|p| p.to_string().into()),
+    };
+    // The roles are the server's, not the template's: made (or put right) on every start.
+    openclaw_store::Store::connect(admin_url, 1)
+        .await
+        .unwrap()
+        .prepare_roles(&roles)
+        .await
+        .expect("the app and system roles");
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(&name)
@@ -198,7 +262,7 @@ async fn prepare_template(admin_url: &str, base: &str, query: &str) -> String {
             .await
             .unwrap();
         store
-            .migrate()
+            .migrate_with(&roles)
             .await
             .expect("migrations apply to a fresh database");
         store.close().await;

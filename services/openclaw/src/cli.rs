@@ -28,10 +28,31 @@ pub struct DbArgs {
     pub db_max_connections: u32,
 }
 
+/// How `openclaw migrate` connects: as the migrator, the role that owns the schema and creates
+/// the app role (`OPENCLAW_MIGRATOR_URL`; without it, `DATABASE_URL`).
+#[derive(Args, Clone)]
+pub struct MigratorArgs {
+    #[arg(long, env = "OPENCLAW_MIGRATOR_URL", hide_env_values = true)]
+    pub migrator_url: Option<String>,
+    /// Sets the password of the app role (`openclaw_app`) the services log in as.
+    #[arg(long, env = "OPENCLAW_APP_DB_PASSWORD", hide_env_values = true)]
+    pub app_db_password: Option<String>,
+}
+
+/// Whether `serve` and `worker` may run as a role that row-level security does not bind
+/// (a superuser, BYPASSRLS): development only, and warned about at start.
+#[derive(Args, Clone, Copy)]
+pub struct RlsArgs {
+    #[arg(long, env = "OPENCLAW_ALLOW_RLS_BYPASS", default_value_t = false)]
+    pub allow_rls_bypass: bool,
+}
+
 #[derive(Args, Clone)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub rls: RlsArgs,
     /// Also run a worker in this process (development).
     #[arg(long)]
     pub with_worker: bool,
@@ -233,6 +254,8 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
         #[command(flatten)]
+        rls: RlsArgs,
+        #[command(flatten)]
         worker: WorkerArgs,
         /// Without it, cancellations reach jobs through the heartbeat (seconds) instead of at once.
         #[arg(long, env = "REDIS_URL", hide_env_values = true)]
@@ -248,10 +271,12 @@ pub enum Command {
     /// Create the database if missing and apply migrations (idempotent).
     Migrate {
         #[command(flatten)]
-        db: DbArgs,
+        migrator: MigratorArgs,
     },
     /// Migrate, create or reuse the development tenant and key, print them.
     DevSetup {
+        #[command(flatten)]
+        migrator: MigratorArgs,
         #[command(flatten)]
         db: DbArgs,
         #[command(flatten)]

@@ -18,8 +18,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{
-    ApiCommand, AuthCommand, Command, ConfigCommand, DbArgs, DevArgs, KeyCommand, ServeArgs,
-    TenantCommand,
+    ApiCommand, AuthCommand, Command, ConfigCommand, DbArgs, DevArgs, KeyCommand, MigratorArgs,
+    RlsArgs, ServeArgs, TenantCommand,
 };
 
 const DEV_TENANT: &str = "development";
@@ -29,6 +29,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => serve(*args).await,
         Command::Worker {
             db,
+            rls,
             worker,
             redis_url,
             redis_prefix,
@@ -36,10 +37,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             metrics_port,
         } => {
             let store = connect(&db).await?;
-            let pending = store.pending_migrations().await?;
-            if !pending.is_empty() {
-                bail!("the database is missing migrations {pending:?}: run `openclaw migrate` first");
-            }
+            ready_to_serve(&store, rls).await?;
             let redis = redis_url
                 .as_deref()
                 .map(|url| Redis::new(url, &redis_prefix, Duration::from_millis(250)))
@@ -63,12 +61,12 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             store.close().await;
             result
         }
-        Command::Migrate { db } => {
-            migrate(&db).await?;
+        Command::Migrate { migrator } => {
+            migrate(&migrator, None).await?;
             println!("migrations applied");
             Ok(())
         }
-        Command::DevSetup { db, dev, port } => dev_setup(&db, &dev, port).await,
+        Command::DevSetup { migrator, db, dev, port } => dev_setup(&migrator, &db, &dev, port).await,
         Command::Tenant(cmd) => tenant(cmd).await,
         Command::Api(ApiCommand::Key(cmd)) => key(cmd).await,
         Command::Auth(AuthCommand::GenerateToken { db, tenant, key, ttl_secs, jwt_secret }) => {
@@ -95,7 +93,6 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             "gateway.auth.token" => {
                 let url = database_url.ok_or_else(|| anyhow!("DATABASE_URL is needed to read the development key"))?;
                 let db = DbArgs { database_url: url, db_max_connections: 2 };
-                migrate(&db).await?;
                 let store = connect(&db).await?;
                 let (_, key) = ensure_dev_key(&store, &dev.key_file).await?;
                 println!("{}", key.expose());
@@ -146,15 +143,59 @@ async fn connect(db: &DbArgs) -> anyhow::Result<Store> {
         .context("cannot connect to Postgres (check DATABASE_URL)")
 }
 
-async fn migrate(db: &DbArgs) -> anyhow::Result<()> {
-    openclaw_store::create_database_if_missing(&db.database_url)
+/// Migrates as the migrator: `OPENCLAW_MIGRATOR_URL`, else `fallback` (dev-setup's
+/// `DATABASE_URL`), else the environment's `DATABASE_URL`.
+async fn migrate(migrator: &MigratorArgs, fallback: Option<&str>) -> anyhow::Result<()> {
+    let env_url = std::env::var("DATABASE_URL").ok();
+    let url = migrator
+        .migrator_url
+        .as_deref()
+        .or(fallback)
+        .or(env_url.as_deref())
+        .ok_or_else(|| anyhow!("set OPENCLAW_MIGRATOR_URL (or DATABASE_URL) to migrate"))?;
+    openclaw_store::create_database_if_missing(url)
         .await
-        .context("cannot create the database (check DATABASE_URL)")?;
-    let store = Store::connect_bounded(&db.database_url, db.db_max_connections, None)
+        .context("cannot create the database (check OPENCLAW_MIGRATOR_URL)")?;
+    let store = Store::connect_bounded(url, 2, None)
         .await
-        .context("cannot connect to Postgres (check DATABASE_URL)")?;
-    store.migrate().await.context("migration failed")?;
+        .context("cannot connect to Postgres (check OPENCLAW_MIGRATOR_URL)")?;
+    let options = openclaw_store::RoleOptions {
+        app_password: migrator.app_db_password.clone().map(Into::into),
+    };
+    store
+        .migrate_with(&options)
+        .await
+        .context("migration failed")?;
     store.close().await;
+    Ok(())
+}
+
+/// What `serve` and `worker` check before taking work: the schema is current, and their role is
+/// one row-level security binds (unless the operator allowed otherwise, for development).
+async fn ready_to_serve(store: &Store, rls: RlsArgs) -> anyhow::Result<()> {
+    let pending = store.pending_migrations().await?;
+    if !pending.is_empty() {
+        bail!("the database is missing migrations {pending:?}: run `openclaw migrate` first");
+    }
+    let stance = store
+        .rls_stance()
+        .await
+        .context("cannot read the database role")?;
+    if stance.bypasses() {
+        if !rls.allow_rls_bypass {
+            bail!(
+                "{}, so row-level security would not isolate tenants: connect as `{}` \
+                 (DATABASE_URL; `openclaw migrate` creates it), or set \
+                 OPENCLAW_ALLOW_RLS_BYPASS=true for development",
+                stance.reason(),
+                openclaw_store::APP_ROLE
+            );
+        }
+        tracing::warn!(
+            "{}: row-level security does not bind this process (OPENCLAW_ALLOW_RLS_BYPASS=true; development only)",
+            stance.reason()
+        );
+    }
     Ok(())
 }
 
@@ -212,10 +253,7 @@ fn spawn_signal_handler(shutdown: CancellationToken) {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = connect(&args.db).await?;
-    let pending = store.pending_migrations().await?;
-    if !pending.is_empty() {
-        bail!("the database is missing migrations {pending:?}: run `openclaw migrate` first");
-    }
+    ready_to_serve(&store, args.rls).await?;
     let redis = args
         .redis_url
         .as_deref()
@@ -408,8 +446,13 @@ async fn ensure_dev_key(
     Ok((tenant, secret))
 }
 
-async fn dev_setup(db: &DbArgs, dev: &DevArgs, port: u16) -> anyhow::Result<()> {
-    migrate(db).await?;
+async fn dev_setup(
+    migrator: &MigratorArgs,
+    db: &DbArgs,
+    dev: &DevArgs,
+    port: u16,
+) -> anyhow::Result<()> {
+    migrate(migrator, Some(&db.database_url)).await?;
     let store = connect(db).await?;
     let (tenant, key) = ensure_dev_key(&store, &dev.key_file).await?;
     println!(

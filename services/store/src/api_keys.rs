@@ -258,19 +258,23 @@ impl Store {
 
     /// The auth lookup: a key by its hash, with its tenant, across tenants by design.
     pub async fn principal_by_hash(&self, hash: &KeyHash) -> Result<Option<Principal>> {
+        let mut tx = self.system_tx().await?;
         let row: Option<PrincipalRow> = sqlx::query_as(&principal_query("k.key_hash = $1"))
             .bind(hash.0.to_vec())
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *tx)
             .await?;
+        tx.commit().await?;
         row.map(Principal::try_from).transpose()
     }
 
     /// The JWT lookup: tokens name the key they were minted from, so revoking it revokes them.
     pub async fn principal_by_key_id(&self, id: ApiKeyId) -> Result<Option<Principal>> {
+        let mut tx = self.system_tx().await?;
         let row: Option<PrincipalRow> = sqlx::query_as(&principal_query("k.id = $1"))
             .bind(id.as_uuid())
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *tx)
             .await?;
+        tx.commit().await?;
         row.map(Principal::try_from).transpose()
     }
 
@@ -279,6 +283,7 @@ impl Store {
         if uses.is_empty() {
             return Ok(0);
         }
+        let mut tx = self.system_tx().await?;
         let ids: Vec<Uuid> = uses.iter().map(|(id, _)| id.as_uuid()).collect();
         let times: Vec<DateTime<Utc>> = uses.iter().map(|(_, t)| *t).collect();
         let done = sqlx::query(
@@ -288,8 +293,9 @@ impl Store {
         )
         .bind(ids)
         .bind(times)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 }

@@ -443,6 +443,7 @@ impl Store {
         lease: Duration,
         n: i64,
     ) -> Result<Vec<JobRecord>> {
+        let mut tx = self.system_tx().await?;
         let rows = sqlx::query_as(&format!(
             "WITH busy AS ( \
                  SELECT tenant_id, count(*)::int AS running FROM jobs \
@@ -471,8 +472,9 @@ impl Store {
         .bind(worker)
         .bind(millis(lease))
         .bind(n)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(rows)
     }
 
@@ -487,6 +489,7 @@ impl Store {
         if held.is_empty() {
             return Ok(Vec::new());
         }
+        let mut tx = self.system_tx().await?;
         let tenants: Vec<Uuid> = held.iter().map(|h| h.tenant.as_uuid()).collect();
         let ids: Vec<Uuid> = held.iter().map(|h| h.id).collect();
         let attempts: Vec<i32> = held.iter().map(|h| h.attempt).collect();
@@ -506,8 +509,9 @@ impl Store {
         .bind(&attempts)
         .bind(&progress)
         .bind(millis(lease))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(still)
     }
 
@@ -637,7 +641,7 @@ impl Store {
     /// them fail, and an async message that fails takes its run with it. Returns the jobs taken
     /// back. Any worker may call this; running it twice at once is harmless.
     pub async fn reap_jobs(&self) -> Result<Vec<JobRecord>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.system_tx().await?;
         // The lost attempt's run ends too: nothing else will end it. An async message's run is
         // the job's own and is resumed by the next attempt, unless there is none.
         let lost: Vec<JobRecord> = sqlx::query_as(&format!(
@@ -688,6 +692,7 @@ impl Store {
     /// Deletes up to `batch` jobs that ended before `before` (their tasks and agents then read
     /// as not found); returns how many. Sub-agents go with their root.
     pub async fn purge_finished_jobs(&self, before: DateTime<Utc>, batch: i64) -> Result<u64> {
+        let mut tx = self.system_tx().await?;
         let done = sqlx::query(
             "DELETE FROM jobs WHERE (tenant_id, id) IN ( \
                  SELECT tenant_id, id FROM jobs WHERE finished_at < $1 \
@@ -695,8 +700,9 @@ impl Store {
         )
         .bind(before)
         .bind(batch)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 
@@ -704,14 +710,16 @@ impl Store {
     /// worker's retention sweep): a tenant with no webhook to deliver them to must not grow the
     /// table for ever.
     pub async fn purge_outbox(&self, before: DateTime<Utc>, batch: i64) -> Result<u64> {
+        let mut tx = self.system_tx().await?;
         let done = sqlx::query(
             "DELETE FROM outbox WHERE (tenant_id, id) IN ( \
                  SELECT tenant_id, id FROM outbox WHERE created_at < $1 LIMIT $2)",
         )
         .bind(before)
         .bind(batch)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 
@@ -739,6 +747,7 @@ impl Store {
 
     /// Queue depth, running jobs and the age of the oldest runnable job, for metrics.
     pub async fn queue_stats(&self) -> Result<QueueStats> {
+        let mut tx = self.system_tx().await?;
         let (queued, running, oldest): (i64, i64, Option<f64>) = sqlx::query_as(
             "SELECT count(*) FILTER (WHERE status = 'queued'), \
                     count(*) FILTER (WHERE status = 'running' AND root_id IS NULL), \
@@ -746,8 +755,9 @@ impl Store {
                         AND run_after <= now()))::float8 \
              FROM jobs WHERE status IN ('queued', 'running')",
         )
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(QueueStats {
             queued,
             running,

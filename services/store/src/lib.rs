@@ -6,6 +6,7 @@ pub mod audit;
 pub mod jobs;
 pub mod memory;
 pub mod redis;
+pub mod roles;
 pub mod runs;
 pub mod sessions;
 pub mod skills;
@@ -24,6 +25,7 @@ pub use jobs::{CancelOutcome, Held, JobEnd, JobKind, JobRecord, Lineage, NewJob,
 pub use memory::{
     Fold, MemoryFilter, MemoryRecord, MemoryRefusal, MemoryScope, MemoryStats, NewMemory,
 };
+pub use roles::{RlsStance, RoleOptions, APP_ROLE, SYSTEM_ROLE};
 pub use runs::{
     BeginRun, Begun, FinishedRun, Orphan, OutboxEvent, RunOutcome, RunRecord, Said, UsageDelta,
     UsageKey, UsageRow,
@@ -46,6 +48,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    #[error("database roles: {0}")]
+    Roles(String),
 }
 
 impl StoreError {
@@ -138,8 +142,25 @@ impl Store {
         &self.pool
     }
 
+    /// Brings the schema up to date as the connected role (the migrator, which owns it): the
+    /// app and system roles first (see [`roles`]), then the migrations, then the app role's
+    /// grants.
     pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await?;
+        self.migrate_with(&RoleOptions::default()).await
+    }
+
+    /// Only the roles' part of [`Store::migrate_with`]: they are the server's, shared by its
+    /// databases.
+    pub async fn prepare_roles(&self, options: &RoleOptions) -> Result<()> {
+        let mut c = self.pool.acquire().await?;
+        roles::ensure_roles(&mut c, options).await
+    }
+
+    pub async fn migrate_with(&self, options: &RoleOptions) -> Result<()> {
+        let mut c = self.pool.acquire().await?;
+        roles::ensure_roles(&mut c, options).await?;
+        MIGRATOR.run(&mut *c).await?;
+        roles::grant_app(&mut c).await?;
         Ok(())
     }
 
@@ -202,9 +223,38 @@ impl Store {
         Ok(out)
     }
 
+    /// A transaction for deliberate cross-tenant work (the key lookup by hash, job claims and
+    /// leases, the sweeps): it runs as the system role, whose policies show every tenant's rows
+    /// of the tables it is granted and nothing of the rest. `BEGIN` and the switch go together.
+    pub async fn system_tx(&self) -> Result<Transaction<'static, Postgres>> {
+        let begin = format!("BEGIN; SET LOCAL ROLE {SYSTEM_ROLE}");
+        Ok(self.pool.begin_with(begin).await?)
+    }
+
+    /// Runs `work` in a system transaction (`system_tx`) and commits it if `work` succeeds.
+    pub async fn in_system<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T>,
+    ) -> Result<T> {
+        let mut tx = self.system_tx().await?;
+        let out = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Binds the rest of the transaction `c` is in to `tenant` (as `tenant_tx` does at its start),
+/// for a transaction that learns its tenant midway: the one creating it.
+pub(crate) async fn bind_tenant(c: &mut PgConnection, tenant: TenantId) -> Result<()> {
+    sqlx::query("SELECT set_config('openclaw.tenant_id', $1, true)")
+        .bind(tenant.as_uuid().to_string())
+        .execute(c)
+        .await?;
+    Ok(())
 }
 
 /// Creates the database named in `url` if the server does not have it yet, so that `make run`

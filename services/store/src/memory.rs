@@ -329,13 +329,15 @@ impl Store {
 
     /// Memories of any tenant owed a vector, oldest first: (tenant, id, content).
     pub async fn memories_to_embed(&self, batch: i64) -> Result<Vec<(TenantId, Uuid, String)>> {
+        let mut tx = self.system_tx().await?;
         let rows: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
             "SELECT tenant_id, id, content FROM memories WHERE embed_pending \
              ORDER BY created_at LIMIT $1",
         )
         .bind(batch)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(rows
             .into_iter()
             .map(|(t, id, c)| (TenantId(t), id, c))
@@ -552,6 +554,7 @@ impl Store {
         before: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<TenantId>> {
+        let mut tx = self.system_tx().await?;
         let ids: Vec<Uuid> = sqlx::query_scalar(
             "SELECT t.id FROM tenants t WHERE t.status = 'active' AND EXISTS (\
                SELECT 1 FROM memories m WHERE m.tenant_id = t.id AND m.tier = 'wal' \
@@ -563,8 +566,9 @@ impl Store {
         )
         .bind(before)
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(ids.into_iter().map(TenantId).collect())
     }
 
@@ -572,13 +576,15 @@ impl Store {
     pub async fn purge_expired_memories(&self, batch: i64) -> Result<u64> {
         let mut total = 0;
         loop {
+            let mut tx = self.system_tx().await?;
             let done = sqlx::query(
                 "DELETE FROM memories WHERE (tenant_id, id) IN (\
                    SELECT tenant_id, id FROM memories WHERE expires_at <= now() LIMIT $1)",
             )
             .bind(batch)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
             total += done.rows_affected();
             if done.rows_affected() < batch as u64 {
                 return Ok(total);

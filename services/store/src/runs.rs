@@ -332,25 +332,28 @@ impl Store {
         turn: Option<Uuid>,
         lease: Duration,
     ) -> Result<bool> {
-        let kept: bool = sqlx::query_scalar(
-            "WITH r AS (UPDATE runs SET lease_until = now() + $4 * interval '1 millisecond' \
+        self.in_tenant(tenant, async |c| {
+            Ok(sqlx::query_scalar(
+                "WITH r AS (UPDATE runs SET lease_until = now() + $4 * interval '1 millisecond' \
                          WHERE tenant_id = $1 AND id = $2 AND lease_until IS NOT NULL), \
                   t AS (UPDATE sessions SET turn_until = now() + $4 * interval '1 millisecond' \
                          WHERE tenant_id = $1 AND id = $3 AND turn_run = $2 RETURNING 1) \
              SELECT $3::uuid IS NULL OR EXISTS (SELECT 1 FROM t)",
-        )
-        .bind(tenant.as_uuid())
-        .bind(run)
-        .bind(turn)
-        .bind(millis(lease))
-        .fetch_one(self.pool())
-        .await?;
-        Ok(kept)
+            )
+            .bind(tenant.as_uuid())
+            .bind(run)
+            .bind(turn)
+            .bind(millis(lease))
+            .fetch_one(c)
+            .await?)
+        })
+        .await
     }
 
     /// Ends, failed, up to `limit` runs whose lease lapsed (their replica died), releasing their
     /// sessions' turns; across tenants. Several sweepers at once skip each other's rows.
     pub async fn sweep_runs(&self, limit: i64) -> Result<Vec<Orphan>> {
+        let mut tx = self.system_tx().await?;
         let rows = sqlx::query_as(
             "WITH lost AS (SELECT tenant_id, id FROM runs \
                             WHERE status = 'processing' AND lease_until < now() \
@@ -366,8 +369,9 @@ impl Store {
              SELECT tenant_id, id FROM ended",
         )
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(rows)
     }
 
@@ -402,20 +406,11 @@ impl Store {
         let u_requests: Vec<i64> = usage.iter().map(|(_, d)| d.requests).collect();
         let u_input: Vec<i64> = usage.iter().map(|(_, d)| d.input_tokens).collect();
         let u_output: Vec<i64> = usage.iter().map(|(_, d)| d.output_tokens).collect();
+        // `openclaw_write_behind` switches to the system role inside the call: the batch spans
+        // tenants, and stays one round trip.
         sqlx::query(
-            "WITH r AS (INSERT INTO runs (tenant_id, id, status, model, message, response, \
-                          finish_reason, error, input_tokens, output_tokens, latency_ms, created_at, finished_at) \
-                        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], \
-                          $6::text[], $7::text[], $8::jsonb[], $9::int[], $10::int[], $11::int[], \
-                          $12::timestamptz[], $13::timestamptz[]) \
-                        ON CONFLICT DO NOTHING) \
-             INSERT INTO usage_daily AS d (tenant_id, day, model, requests, input_tokens, output_tokens) \
-             SELECT u.* FROM unnest($14::uuid[], $15::date[], $16::text[], $17::bigint[], $18::bigint[], \
-                    $19::bigint[]) AS u (tenant_id, day, model, requests, input_tokens, output_tokens) \
-             WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = u.tenant_id) \
-             ON CONFLICT (tenant_id, day, model) DO UPDATE SET requests = d.requests + EXCLUDED.requests, \
-               input_tokens = d.input_tokens + EXCLUDED.input_tokens, \
-               output_tokens = d.output_tokens + EXCLUDED.output_tokens",
+            "SELECT openclaw_write_behind($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+             $14, $15, $16, $17, $18, $19)",
         )
         .bind(&tenants)
         .bind(&ids)

@@ -310,11 +310,13 @@ impl Store {
     /// Deletes sessions whose ttl passed more than `grace` ago, across tenants (the worker's
     /// sweep). Returns how many went.
     pub async fn purge_expired_sessions(&self, grace: Duration) -> Result<u64> {
+        let mut tx = self.system_tx().await?;
         let done =
             sqlx::query("DELETE FROM sessions WHERE expires_at < now() - $1 * interval '1 second'")
                 .bind(grace.num_seconds() as f64)
-                .execute(self.pool())
+                .execute(&mut *tx)
                 .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 }

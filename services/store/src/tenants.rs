@@ -97,6 +97,8 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let tenant = TenantRecord::try_from(row)?;
+        // Its skills and audit entry are the new tenant's rows: row security needs its id.
+        crate::bind_tenant(&mut tx, tenant.id).await?;
         crate::skills::install_defaults(&mut tx, tenant.id).await?;
         audit::record(
             &mut *tx,
@@ -156,7 +158,7 @@ impl Store {
         id: TenantId,
         patch: &TenantPatch,
     ) -> Result<Option<TenantRecord>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.tenant_tx(id).await?;
         let overrides = patch
             .overrides
             .map(|o| serde_json::to_value(o).expect("overrides serialise"));

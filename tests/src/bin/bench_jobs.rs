@@ -120,8 +120,10 @@ async fn main() -> anyhow::Result<ExitCode> {
         .clone()
         .ok_or_else(|| anyhow::anyhow!("the bench needs Redis"))?;
     let prefix = fresh_prefix();
+    let app_db = svc.app_url(&db_url);
     let env = [
-        ("DATABASE_URL", db_url.as_str()),
+        ("OPENCLAW_MIGRATOR_URL", db_url.as_str()),
+        ("DATABASE_URL", app_db.as_str()),
         ("REDIS_URL", redis.as_str()),
         ("OPENCLAW_REDIS_PREFIX", prefix.as_str()),
         ("OPENCLAW_WORKER_CONCURRENCY", "16"),

@@ -765,13 +765,16 @@ async fn matches(
 async fn main() -> anyhow::Result<ExitCode> {
     let count: usize = env_or("BENCH_MEMORY_QUERIES", 1000)?;
     let concurrency: usize = env_or("BENCH_CONCURRENCY", 8)?;
-    let server_url = std::env::var("DATABASE_URL")
+    let server_url = std::env::var("OPENCLAW_MIGRATOR_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let db_url = with_database(&server_url, DATABASE);
+    let app_db = openclaw_tests::services::app_role_url(&db_url);
     let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let prefix = fresh_prefix();
     let env = [
-        ("DATABASE_URL", db_url.as_str()),
+        ("OPENCLAW_MIGRATOR_URL", db_url.as_str()),
+        ("DATABASE_URL", app_db.as_str()),
         ("REDIS_URL", redis.as_str()),
         ("OPENCLAW_REDIS_PREFIX", prefix.as_str()),
     ];

@@ -380,8 +380,10 @@ async fn main() -> anyhow::Result<ExitCode> {
         .clone()
         .ok_or_else(|| anyhow::anyhow!("the bench needs Redis"))?;
     let prefix = fresh_prefix();
+    let app_db = svc.app_url(&db);
     let env = [
-        ("DATABASE_URL", db.as_str()),
+        ("OPENCLAW_MIGRATOR_URL", db.as_str()),
+        ("DATABASE_URL", app_db.as_str()),
         ("REDIS_URL", redis.as_str()),
         ("OPENCLAW_REDIS_PREFIX", prefix.as_str()),
         ("OPENCLAW_ADMIN_TOKEN", ADMIN_TOKEN),

@@ -115,7 +115,7 @@ async fn revoked_and_expired_keys_are_refused() {
     assert_eq!(app.status_as(key).await, 200);
     // Let the hour pass, as far as the database is concerned.
     sqlx::query("UPDATE api_keys SET expires_at = now() - interval '1 second'")
-        .execute(app.store.pool())
+        .execute(&app.sql)
         .await
         .unwrap();
     let fresh = app.replica().await; // a replica with a cold cache sees the stored expiry

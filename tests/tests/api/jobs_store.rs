@@ -54,14 +54,14 @@ async fn the_sql_job_cap_matches_the_tiers_concurrent_runs() {
     for tier in Tier::ALL {
         let cap: i32 = sqlx::query_scalar("SELECT openclaw_job_cap($1, '{}'::jsonb)")
             .bind(tier.as_str())
-            .fetch_one(app.store.pool())
+            .fetch_one(&app.sql)
             .await
             .unwrap();
         assert_eq!(cap as u32, tier.limits().concurrent_requests, "{tier:?}");
     }
     let cap: i32 =
         sqlx::query_scalar("SELECT openclaw_job_cap('pro', '{\"concurrent_requests\": 3}'::jsonb)")
-            .fetch_one(app.store.pool())
+            .fetch_one(&app.sql)
             .await
             .unwrap();
     assert_eq!(cap, 3, "an operator override wins");

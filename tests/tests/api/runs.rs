@@ -237,7 +237,7 @@ async fn a_run_the_sweep_ended_first_does_not_tell_its_client_done() {
     // As if its replica had stopped renewing the lease: the sweep ends it failed.
     sqlx::query("UPDATE runs SET lease_until = now() - interval '1 second' WHERE tenant_id = $1")
         .bind(t.id.parse::<openclaw_domain::TenantId>().unwrap().as_uuid())
-        .execute(app.store.pool())
+        .execute(&app.sql)
         .await
         .unwrap();
     assert_eq!(app.store.sweep_runs(100).await.unwrap().len(), 1);

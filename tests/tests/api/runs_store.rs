@@ -232,7 +232,7 @@ async fn a_run_ends_once_with_its_reply_and_outbox_events() {
     );
     let outbox: i64 =
         sqlx::query_scalar("SELECT count(*) FROM outbox WHERE event = 'message.sent'")
-            .fetch_one(app.store.pool())
+            .fetch_one(&app.sql)
             .await
             .unwrap();
     assert_eq!(outbox, 1, "written once, with the end that won");

@@ -94,9 +94,11 @@ async fn s3_cli_generated_key_runs_the_curl_examples() {
         .to_str()
         .unwrap()
         .to_string();
-    let database_url = s.app.database_url.clone();
+    let migrator_url = s.app.database_url.clone();
+    let app_url = s.app.app_url.clone();
     let env = [
-        ("DATABASE_URL", database_url.clone()),
+        ("OPENCLAW_MIGRATOR_URL", migrator_url.clone()),
+        ("DATABASE_URL", app_url.clone()),
         ("OPENCLAW_DEV_KEY_FILE", key_file.clone()),
     ];
     // The CLI's key goes to the development tenant, which `make run` creates with dev-setup.
@@ -104,7 +106,8 @@ async fn s3_cli_generated_key_runs_the_curl_examples() {
         openclaw_tests::process::openclaw(
             &["dev-setup"],
             &[
-                ("DATABASE_URL", &database_url),
+                ("OPENCLAW_MIGRATOR_URL", &migrator_url),
+                ("DATABASE_URL", &app_url),
                 ("OPENCLAW_DEV_KEY_FILE", &key_file),
             ],
         );

@@ -267,7 +267,7 @@ async fn conversations_list_filter_and_show_their_messages_in_order() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
-        .fetch_one(app.store.pool())
+        .fetch_one(&app.sql)
         .await
         .unwrap();
     assert_eq!(left, 0, "deleting a conversation deletes its messages");
@@ -320,7 +320,7 @@ async fn expired_sessions_vanish_and_are_purged() {
     create(&app, &t, "/v1", json!({"session_id": "short", "ttl": 60})).await;
     create(&app, &t, "/v1", json!({"session_id": "long"})).await;
     sqlx::query("UPDATE sessions SET expires_at = now() - interval '1 second' WHERE key = 'short'")
-        .execute(app.store.pool())
+        .execute(&app.sql)
         .await
         .unwrap();
     let resp = app

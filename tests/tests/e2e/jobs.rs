@@ -161,7 +161,8 @@ async fn jobs_cross_replicas_and_workers_survive_a_killed_worker_cancel_fairly_a
     let mock = format!("http://127.0.0.1:{mock_port}");
     wait_until_up(&format!("{mock}/v1/models")).await;
     let env: Vec<(String, String)> = [
-        ("DATABASE_URL", db.clone()),
+        ("OPENCLAW_MIGRATOR_URL", db.clone()),
+        ("DATABASE_URL", svc.app_url(&db)),
         ("REDIS_URL", redis),
         ("OPENCLAW_REDIS_PREFIX", fresh_prefix()),
         ("OPENCLAW_BIND", "127.0.0.1".into()),

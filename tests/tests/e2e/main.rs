@@ -25,8 +25,10 @@ async fn the_binary_migrates_administers_serves_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("openclaw-e2e-{}", uuid::Uuid::now_v7().simple()));
     let key_file = dir.join("dev-api-key");
     let key_file = key_file.to_str().unwrap();
+    let app_db = svc.app_url(&db);
     let env = [
-        ("DATABASE_URL", db.as_str()),
+        ("OPENCLAW_MIGRATOR_URL", db.as_str()),
+        ("DATABASE_URL", app_db.as_str()),
         ("REDIS_URL", redis.as_str()),
         ("OPENCLAW_REDIS_PREFIX", prefix.as_str()),
         ("OPENCLAW_JWT_SECRET", JWT_SECRET),
@@ -81,6 +83,55 @@ async fn the_binary_migrates_administers_serves_and_stops_on_sigterm() {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
+
+    // As the migrator (a superuser, which row security does not bind) serve and worker refuse
+    // to start, unless the operator says it is development.
+    for command in ["serve", "worker"] {
+        let refused = Command::new(openclaw_bin())
+            .arg(command)
+            .envs(env)
+            .env("DATABASE_URL", &db)
+            .env("OPENCLAW_PORT", "0")
+            .env("OPENCLAW_METRICS_PORT", "0")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{command}: {stderr}");
+        assert!(
+            stderr.contains("is a superuser") && stderr.contains("OPENCLAW_ALLOW_RLS_BYPASS"),
+            "{command}: {stderr}"
+        );
+    }
+    let bypass_port = free_port();
+    let mut bypassing = Command::new(openclaw_bin())
+        .arg("serve")
+        .envs(env)
+        .env("DATABASE_URL", &db)
+        .env("OPENCLAW_ALLOW_RLS_BYPASS", "true")
+        .env("OPENCLAW_BIND", "127.0.0.1")
+        .env("OPENCLAW_PORT", bypass_port.to_string())
+        .env("OPENCLAW_METRICS_PORT", free_port().to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while reqwest::get(format!("http://127.0.0.1:{bypass_port}/health"))
+        .await
+        .is_err()
+    {
+        assert!(
+            bypassing.try_wait().unwrap().is_none(),
+            "serve with OPENCLAW_ALLOW_RLS_BYPASS=true exited"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bypassing.kill().unwrap();
+    bypassing.wait().unwrap();
 
     let port = free_port();
     let metrics_port = free_port();

@@ -28,7 +28,8 @@ async fn cluster(extra: &[(&str, &str)]) -> (Child, String, Vec<(String, String)
     let mock_base = format!("http://127.0.0.1:{mock_port}");
     wait_until_up(&format!("{mock_base}/v1/models")).await;
     let mut env: Vec<(String, String)> = [
-        ("DATABASE_URL", db.clone()),
+        ("OPENCLAW_MIGRATOR_URL", db.clone()),
+        ("DATABASE_URL", svc.app_url(&db)),
         ("REDIS_URL", redis),
         ("OPENCLAW_REDIS_PREFIX", fresh_prefix()),
         ("OPENCLAW_BIND", "127.0.0.1".into()),
