@@ -19,6 +19,11 @@ pub const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
 pub trait ToolExecutor: Send + Sync {
     /// Tools offered to the model on top of RunRequest.tools.
     fn tools(&self) -> Vec<ToolSpec>;
+    /// Whether `name` is one of [`ToolExecutor::tools`]. Asked for every call a `Toolbox`
+    /// routes: executors whose specs are costly to build (schemas cloned) answer it directly.
+    fn offers(&self, name: &str) -> bool {
+        self.tools().iter().any(|t| t.name == name)
+    }
     /// Runs one call. Err(message) is a failed call: reported to the model as the tool's result
     /// (so it can recover), not a failed run.
     async fn call(&self, call: &ToolCall) -> Result<serde_json::Value, String>;
@@ -51,9 +56,13 @@ impl ToolExecutor for Toolbox {
         tools
     }
 
+    fn offers(&self, name: &str) -> bool {
+        self.0.iter().any(|e| e.offers(name))
+    }
+
     async fn call(&self, call: &ToolCall) -> Result<serde_json::Value, String> {
         for executor in &self.0 {
-            if executor.tools().iter().any(|t| t.name == call.name) {
+            if executor.offers(&call.name) {
                 return executor.call(call).await;
             }
         }

@@ -430,3 +430,31 @@ async fn a_skill_task_searches_memory_and_spawn_agent_is_no_skill_task() {
     let err = expect_error(resp, 400, "invalid_request").await;
     assert_eq!(err["error"]["param"], "parameters.skill", "{err}");
 }
+
+/// Any JSON Schema that compiles registers (a root `anyOf`, `minProperties`); one too large or
+/// too deep is refused on `input_schema`.
+#[tokio::test]
+async fn registration_takes_real_json_schemas_within_their_caps() {
+    let app = openclaw_tests::spawn_app().await;
+    let t = app.create_tenant(openclaw_domain::Tier::Pro).await;
+    let manifest = |name: &str, schema: serde_json::Value| {
+        serde_json::json!({"name": name, "version": "1.0.0", "description": "d",
+                           "input_schema": schema,
+                           "endpoint": "https://skills.example.com/x"})
+    };
+    let ok = serde_json::json!({"type": "object", "minProperties": 1,
+        "anyOf": [{"required": ["a"]}, {"required": ["b"]}]});
+    let resp = app
+        .post_json("/v1/skills", &t.key, &manifest("picky", ok))
+        .await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let mut deep = serde_json::json!({"type": "object"});
+    for _ in 0..40 {
+        deep = serde_json::json!({"type": "object", "properties": {"x": deep}});
+    }
+    let resp = app
+        .post_json("/v1/skills", &t.key, &manifest("deep", deep))
+        .await;
+    let err = openclaw_tests::expect_error(resp, 400, "invalid_request").await;
+    assert_eq!(err["error"]["param"], "input_schema", "{err}");
+}

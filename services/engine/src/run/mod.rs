@@ -16,7 +16,7 @@ mod events;
 pub mod quota;
 mod turn;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,7 +50,7 @@ use crate::memory::{Memory, MemoryConfig};
 use crate::provider::{
     ChatMessage, ChatRequest, ModelRef, Providers, Thinking, ToolChoice, ToolSpec,
 };
-use crate::skills::{builtin, resolve, InstalledTools, Resolved, SkillContext, SkillsConfig};
+use crate::skills::{builtin, InstalledTools, Resolved, SkillContext, SkillsConfig};
 
 /// Model calls per run when the request does not say.
 pub const DEFAULT_MAX_STEPS: u32 = 8;
@@ -422,7 +422,7 @@ impl Runs {
             }
         };
         let skills = if agent_run {
-            let mut skills = installed_skills(&begun.skills, &begun.http_skills);
+            let mut skills = installed_skills(&begun.skills, begun.http_skills);
             if let Some(only) = &req.skills {
                 skills.retain(|s| only.iter().any(|n| n == s.name()));
             }
@@ -584,7 +584,7 @@ impl Runs {
                     .filter(|s| s.enabled)
                     .map(|s| s.name)
                     .collect();
-                installed_skills(&names, &registered)
+                installed_skills(&names, registered)
             }
             (Err(e), _) | (_, Err(e)) => {
                 tracing::warn!(error = %e, "cannot read the tenant's skills; offering none");
@@ -914,9 +914,18 @@ fn user_message(run: Uuid, message: &str, metadata: Option<Value>) -> NewMessage
 }
 
 /// The skills an agent run offers: the tenant's enabled ones, built-in or its own HTTP skills.
-fn installed_skills(enabled: &[String], registered: &[HttpSkillRecord]) -> Vec<Resolved> {
+/// The records read for this run are moved into the run, not copied (`resolve` clones the one
+/// it finds: a schema of up to 64 KiB per skill, every run).
+fn installed_skills(enabled: &[String], registered: Vec<HttpSkillRecord>) -> Vec<Resolved> {
+    let mut registered: HashMap<String, HttpSkillRecord> = registered
+        .into_iter()
+        .map(|h| (h.name.clone(), h))
+        .collect();
     enabled
         .iter()
-        .filter_map(|name| resolve(name, registered))
+        .filter_map(|name| match builtin(name) {
+            Some(skill) => Some(Resolved::Builtin(skill)),
+            None => registered.remove(name).map(|h| Resolved::Http(Arc::new(h))),
+        })
         .collect()
 }

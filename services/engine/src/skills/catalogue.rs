@@ -45,7 +45,7 @@ pub struct Skill {
     /// implementation serves them all: each version's input is accepted by the current one.
     pub older_versions: &'static [&'static str],
     pub description: &'static str,
-    /// JSON Schema of the input (the subset [`validate`] understands).
+    /// JSON Schema of the input, which [`validate`] checks (compiled once, then cached).
     pub input_schema: Value,
     /// JSON Schema of the output.
     pub output_schema: Value,
@@ -414,6 +414,11 @@ mod tests {
                 "{}",
                 s.name
             );
+            // Every schema compiles and keeps the limits a tenant's must.
+            for schema in [&s.input_schema, &s.output_schema] {
+                crate::skills::check_schema(schema)
+                    .unwrap_or_else(|e| panic!("{}: {}", s.name, e.message));
+            }
             let m = s.manifest();
             assert_eq!(m["name"], s.name);
             assert_eq!(m["input_schema"]["type"], "object");

@@ -19,6 +19,10 @@ impl crate::executor::ToolExecutor for InstalledTools {
         self.skills.iter().map(Resolved::tool_spec).collect()
     }
 
+    fn offers(&self, name: &str) -> bool {
+        self.skills.iter().any(|s| s.name() == name)
+    }
+
     async fn call(&self, call: &crate::provider::ToolCall) -> Result<Value, String> {
         let skill = self
             .skills

@@ -24,7 +24,7 @@ pub use catalogue::{
 };
 pub use http::{resolve, sign, Resolved, SIGNATURE_HEADER};
 pub use installed::InstalledTools;
-pub use schema::validate;
+pub use schema::{check_schema, validate, MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH};
 pub use weather::WeatherConfig;
 pub use web_fetch::FILE_READ;
 
