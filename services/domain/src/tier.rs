@@ -35,6 +35,8 @@ impl Tier {
                 ws_connections: 10,
                 tokens_per_day: 1_000_000,
                 memories: 10_000,
+                sessions: 1_000,
+                messages_per_session: MESSAGES_PER_SESSION,
             },
             Tier::Pro => Limits {
                 requests_per_hour: 10_000,
@@ -43,6 +45,8 @@ impl Tier {
                 ws_connections: 100,
                 tokens_per_day: 10_000_000,
                 memories: 100_000,
+                sessions: 10_000,
+                messages_per_session: MESSAGES_PER_SESSION,
             },
             Tier::Enterprise => Limits {
                 requests_per_hour: 100_000,
@@ -51,6 +55,8 @@ impl Tier {
                 ws_connections: 1_000,
                 tokens_per_day: 100_000_000,
                 memories: 1_000_000,
+                sessions: 100_000,
+                messages_per_session: MESSAGES_PER_SESSION,
             },
         }
     }
@@ -67,6 +73,24 @@ pub struct Limits {
     /// Memories a tenant may hold (API.md §5.4).
     #[serde(default = "default_memories")]
     pub memories: u64,
+    /// Sessions a tenant may hold (expired ones count until the sweep removes them). The
+    /// figures are also `openclaw_session_cap`'s (migration 18), which enforces them.
+    #[serde(default = "default_sessions")]
+    pub sessions: u64,
+    /// Messages one session may hold; past it, a user's message is refused.
+    #[serde(default = "default_messages_per_session")]
+    pub messages_per_session: u64,
+}
+
+/// Every tier's messages per session (`openclaw_session_message_cap`).
+const MESSAGES_PER_SESSION: u64 = 10_000;
+
+fn default_sessions() -> u64 {
+    Tier::Free.limits().sessions
+}
+
+fn default_messages_per_session() -> u64 {
+    MESSAGES_PER_SESSION
 }
 
 /// Limits serialised before memories existed read as the smallest tier's.
@@ -90,6 +114,10 @@ pub struct LimitOverrides {
     pub tokens_per_day: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memories: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages_per_session: Option<u64>,
 }
 
 impl LimitOverrides {
@@ -101,13 +129,17 @@ impl LimitOverrides {
             ws_connections: self.ws_connections.unwrap_or(base.ws_connections),
             tokens_per_day: self.tokens_per_day.unwrap_or(base.tokens_per_day),
             memories: self.memories.unwrap_or(base.memories),
+            sessions: self.sessions.unwrap_or(base.sessions),
+            messages_per_session: self
+                .messages_per_session
+                .unwrap_or(base.messages_per_session),
         }
     }
 
     /// Zero would lock a tenant out in a way that looks like a bug; suspension is the tool for
     /// that. Returns the offending field.
     pub fn validate(&self) -> Result<(), &'static str> {
-        let fields: [(&'static str, Option<u64>); 6] = [
+        let fields: [(&'static str, Option<u64>); 8] = [
             ("requests_per_hour", self.requests_per_hour.map(u64::from)),
             ("burst", self.burst.map(u64::from)),
             (
@@ -117,6 +149,8 @@ impl LimitOverrides {
             ("ws_connections", self.ws_connections.map(u64::from)),
             ("tokens_per_day", self.tokens_per_day),
             ("memories", self.memories),
+            ("sessions", self.sessions),
+            ("messages_per_session", self.messages_per_session),
         ];
         match fields.iter().find(|(_, v)| *v == Some(0)) {
             Some((name, _)) => Err(name),

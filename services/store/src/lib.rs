@@ -77,6 +77,9 @@ impl StoreError {
     /// as a warning), a bare 500 for anything else (logged as an error, `context` saying what
     /// was being done).
     pub fn to_error(&self, context: &str) -> openclaw_domain::Error {
+        if let Some(e) = self.cap_refusal() {
+            return e;
+        }
         if self.is_unavailable() {
             tracing::warn!(error = %self, "{context}: the database is unavailable");
             openclaw_domain::Error::new(
@@ -88,6 +91,31 @@ impl StoreError {
             tracing::error!(error = %self, "{context}");
             openclaw_domain::Error::internal()
         }
+    }
+}
+
+impl StoreError {
+    /// A storage cap the database refused a write for (migration 18's triggers): the tenant's
+    /// sessions (OC001) or a session's messages (OC002). A 429 saying which, with the cap.
+    fn cap_refusal(&self) -> Option<openclaw_domain::Error> {
+        let StoreError::Db(sqlx::Error::Database(e)) = self else {
+            return None;
+        };
+        let what = match e.code().as_deref() {
+            Some("OC001") => "sessions: delete some, or let them expire",
+            Some("OC002") => "messages in this session: start another session",
+            _ => return None,
+        };
+        let pg = e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
+        let cap: Option<u64> = pg.and_then(|p| p.detail()).and_then(|d| d.parse().ok());
+        let limit = cap.map_or_else(|| "its".to_string(), |c| c.to_string());
+        Some(
+            openclaw_domain::Error::new(
+                openclaw_domain::ErrorKind::RateLimited,
+                format!("the plan allows {limit} {what}, or ask for a higher limit"),
+            )
+            .with_details(serde_json::json!({"limit": cap})),
+        )
     }
 }
 

@@ -350,6 +350,24 @@ impl Store {
         .await
     }
 
+    /// Deletes up to `batch` runs that finished before `before`, across tenants (the worker's
+    /// retention sweep); returns how many. Their conversation's messages stay: only the run's
+    /// own record (`GET /v1/runs/{id}`) goes.
+    pub async fn purge_finished_runs(&self, before: DateTime<Utc>, batch: i64) -> Result<u64> {
+        self.in_system(async |c| {
+            let done = sqlx::query(
+                "DELETE FROM runs WHERE (tenant_id, id) IN ( \
+                     SELECT tenant_id, id FROM runs WHERE finished_at < $1 LIMIT $2)",
+            )
+            .bind(before)
+            .bind(batch)
+            .execute(c)
+            .await?;
+            Ok(done.rows_affected())
+        })
+        .await
+    }
+
     /// Ends, failed, up to `limit` runs whose lease lapsed (their replica died), releasing their
     /// sessions' turns; across tenants. Several sweepers at once skip each other's rows.
     pub async fn sweep_runs(&self, limit: i64) -> Result<Vec<Orphan>> {

@@ -31,6 +31,8 @@ const JOB_PURGE_BATCH: i64 = 1000;
 /// Outbox events are kept a week: the webhooks deliver within minutes, and a redelivery asked
 /// for later than that finds nothing to send.
 const OUTBOX_RETENTION_DAYS: i64 = 7;
+/// Finished runs' records are kept this long (their messages live as long as their session).
+const RUN_RETENTION_DAYS: i64 = 30;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -428,6 +430,12 @@ async fn sweep(store: Store, config: WorkerConfig, stop: CancellationToken) {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(events = n, "purged outbox events over {OUTBOX_RETENTION_DAYS} days old"),
                     Err(e) => tracing::warn!(error = %e, "outbox purge failed; will retry"),
+                }
+                let before = chrono::Utc::now() - chrono::Duration::days(RUN_RETENTION_DAYS);
+                match store.purge_finished_runs(before, JOB_PURGE_BATCH).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(runs = n, "purged runs that finished over {RUN_RETENTION_DAYS} days ago"),
+                    Err(e) => tracing::warn!(error = %e, "run purge failed; will retry"),
                 }
                 match store.purge_expired_memories(JOB_PURGE_BATCH).await {
                     Ok(0) => {}

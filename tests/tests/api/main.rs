@@ -4,6 +4,7 @@
 mod admin;
 mod agents;
 mod auth;
+mod caps;
 mod errors;
 mod faults;
 mod health;

@@ -338,9 +338,7 @@ impl Runs {
     /// own conversation without a session touches no database until it has ended.
     pub async fn start(&self, req: RunRequest) -> Result<Started, Error> {
         let inner = &self.inner;
-        if req.message.trim().is_empty() {
-            return Err(Error::invalid("message", "`message` must not be empty"));
-        }
+        check_message(&req.message)?;
         if let Some(limit) = req.tokens_per_day {
             inner.quota.check(req.tenant, limit, 0)?;
         }
@@ -465,9 +463,7 @@ impl Runs {
     /// job; the same checks as `start` apply first, so a bad model is still the caller's 400.
     pub async fn enqueue(&self, req: RunRequest) -> Result<Queued, Error> {
         let inner = &self.inner;
-        if req.message.trim().is_empty() {
-            return Err(Error::invalid("message", "`message` must not be empty"));
-        }
+        check_message(&req.message)?;
         let chosen = req
             .model
             .as_deref()
@@ -928,4 +924,24 @@ fn installed_skills(enabled: &[String], registered: Vec<HttpSkillRecord>) -> Vec
             None => registered.remove(name).map(|h| Resolved::Http(Arc::new(h))),
         })
         .collect()
+}
+
+/// The most a user's message may hold: it joins a conversation that every later run reads.
+pub const MAX_MESSAGE_BYTES: usize = 512 * 1024;
+
+/// A user's message: not empty, and within [`MAX_MESSAGE_BYTES`].
+fn check_message(message: &str) -> Result<(), Error> {
+    if message.trim().is_empty() {
+        return Err(Error::invalid("message", "`message` must not be empty"));
+    }
+    if message.len() > MAX_MESSAGE_BYTES {
+        return Err(Error::invalid(
+            "message",
+            format!(
+                "`message` is {} bytes; at most {MAX_MESSAGE_BYTES} are taken",
+                message.len()
+            ),
+        ));
+    }
+    Ok(())
 }

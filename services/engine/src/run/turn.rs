@@ -63,8 +63,9 @@ impl From<Error> for Stop {
 
 impl From<openclaw_store::StoreError> for Stop {
     fn from(e: openclaw_store::StoreError) -> Self {
-        tracing::error!(error = %e, "run storage failed");
-        Stop::Failed(Error::internal())
+        // A cap refused (a session full of messages) or the database away says so; anything
+        // else is logged and internal.
+        Stop::Failed(e.to_error("run storage failed"))
     }
 }
 
