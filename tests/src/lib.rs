@@ -7,6 +7,7 @@
 pub mod front;
 pub mod load;
 pub mod pg_proxy;
+pub mod private;
 pub mod process;
 pub mod services;
 pub mod sse;

@@ -1,6 +1,7 @@
 //! End-to-end: the real `openclaw` binary — migrate, the operator CLI, `serve` as a separate
 //! process, revocation announced from the CLI, and a clean exit on SIGTERM.
 
+mod faults;
 mod jobs;
 mod runs;
 

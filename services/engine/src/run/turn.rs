@@ -186,10 +186,7 @@ impl Runs {
                     }
                 };
                 // The reply, the outcome and the turn's release: one round trip.
-                match inner
-                    .store
-                    .end_run(ctx.tenant, session, ctx.run_id, reply, &outcome, &[])
-                    .await
+                match end_run(&inner.store, ctx.tenant, session, ctx.run_id, reply, &outcome).await
                 {
                     Ok((message_id, true)) => event.map(|f| (f, message_id)),
                     // Something else ended it first (the sweep, after its lease lapsed), or its
@@ -200,9 +197,12 @@ impl Runs {
                         Err(error_event(RunStatus::Failed, &Error::internal()))
                     }),
                     Err(e) => {
-                        tracing::error!(error = %e, run = %run_wire_id(ctx.run_id), "could not record the end of a run");
-                        // The client must not be told of a reply that is not in the history.
-                        Err(error_event(RunStatus::Failed, &Error::internal()))
+                        // The client must not be told of a reply that is not in the history:
+                        // 503 when the database is away (the run's lease lapses and the sweep
+                        // ends it), a logged 500 otherwise.
+                        let error = e.to_error("could not record the end of a run");
+                        tracing::warn!(run = %run_wire_id(ctx.run_id), "the run's end was not recorded");
+                        Err(error_event(RunStatus::Failed, &error))
                     }
                 }
             }
@@ -496,3 +496,35 @@ fn history_message(m: &Said) -> Option<ChatMessage> {
     };
     Some(ChatMessage::new(role, m.content.clone()))
 }
+
+/// Records a stateful run's end, retrying while the database is briefly away (a restart kills
+/// the statement mid-flight): the model's answer is worth a few seconds, and the run's lease
+/// outlasts them. The end is idempotent (the first wins), so a retry cannot record it twice.
+async fn end_run(
+    store: &openclaw_store::Store,
+    tenant: TenantId,
+    session: uuid::Uuid,
+    run: uuid::Uuid,
+    reply: Option<NewMessage>,
+    outcome: &RunOutcome,
+) -> Result<(Option<uuid::Uuid>, bool), openclaw_store::StoreError> {
+    let mut wait = Duration::from_millis(100);
+    let mut tries = 1;
+    loop {
+        match store
+            .end_run(tenant, session, run, reply.clone(), outcome, &[])
+            .await
+        {
+            Err(e) if e.is_unavailable() && tries < END_RUN_TRIES => {
+                tracing::debug!(error = %e, tries, "the run's end waits for the database");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// 100 ms doubling: about 3 s in all, about what a Postgres fast restart takes.
+const END_RUN_TRIES: u32 = 6;
