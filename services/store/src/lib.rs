@@ -220,10 +220,16 @@ impl Store {
     /// that is this `BEGIN` nothing of the work has been sent, so it is tried once more on
     /// another connection (the pool drops the broken one).
     pub async fn tenant_tx(&self, tenant: TenantId) -> Result<Transaction<'static, Postgres>> {
-        let begin = format!(
+        self.begin(format!(
             "BEGIN; SELECT set_config('openclaw.tenant_id', '{}', true)",
             tenant.as_uuid()
-        );
+        ))
+        .await
+    }
+
+    /// `begin` (a `BEGIN` and what goes with it), tried once more on another connection when
+    /// the first fails as unavailable: nothing of the work has been sent yet.
+    async fn begin(&self, begin: String) -> Result<Transaction<'static, Postgres>> {
         match self.pool.begin_with(begin.clone()).await {
             Ok(tx) => Ok(tx),
             Err(e) => {
@@ -253,10 +259,11 @@ impl Store {
 
     /// A transaction for deliberate cross-tenant work (the key lookup by hash, job claims and
     /// leases, the sweeps): it runs as the system role, whose policies show every tenant's rows
-    /// of the tables it is granted and nothing of the rest. `BEGIN` and the switch go together.
+    /// of the tables it is granted and nothing of the rest. `BEGIN` and the switch go together,
+    /// retried once on a broken pooled connection as `tenant_tx`'s are.
     pub async fn system_tx(&self) -> Result<Transaction<'static, Postgres>> {
-        let begin = format!("BEGIN; SET LOCAL ROLE {SYSTEM_ROLE}");
-        Ok(self.pool.begin_with(begin).await?)
+        self.begin(format!("BEGIN; SET LOCAL ROLE {SYSTEM_ROLE}"))
+            .await
     }
 
     /// Runs `work` in a system transaction (`system_tx`) and commits it if `work` succeeds.
